@@ -1,0 +1,66 @@
+import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Config } from './lib/config.js'
+import type { Driver } from './lib/drivers/index.js'
+import { LbError } from './lib/errors.js'
+import configPlugin from './plugins/config.js'
+import proxyPlugin from './plugins/proxy.js'
+import replicasPlugin from './plugins/replicas.js'
+import ringPlugin from './plugins/ring.js'
+import adminRoutes from './routes/admin.js'
+import infoRoutes from './routes/info.js'
+import ownPaths from './routes/own-paths.js'
+
+export interface AppOptions {
+  /** a configuration already read; else it is read from `env` */
+  config?: Config
+  /** settings to read instead of the process environment (tests) */
+  env?: Record<string, string | undefined>
+  /** a replica driver to use instead of the one LB_DRIVER names (tests) */
+  driver?: Driver
+}
+
+/** Server options, also read by fastify-cli (`fastify start dist/app.js`). */
+export const options: FastifyServerOptions = {
+  // a JSON body's types are checked, not coerced: {"n": "2"} is an error
+  ajv: { customOptions: { coerceTypes: false } },
+  // starting the replicas is part of getting ready, and containers take a while
+  pluginTimeout: 120_000
+}
+
+/** The reason a client reads in an error body, from Fastify's own errors in plain words. */
+function describe (error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return `unsupported content type: send application/json (${error.message})`
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return 'request body is larger than the limit (LB_BODY_LIMIT)'
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY': return 'body is empty but the content type is application/json'
+    case 'FST_ERR_CTP_INVALID_JSON_BODY': return `malformed JSON body: ${error.message}`
+  }
+  if (error instanceof SyntaxError) return `malformed JSON body: ${error.message}`
+  if (error.validation !== undefined) return `invalid request: ${error.message}`
+  return error.message
+}
+
+/**
+ * The balancer as a Fastify plugin: configuration, the ring, the replica set,
+ * the balancer's own routes, and the proxy for everything else. Every error
+ * leaves in the contract's shape.
+ */
+export default async function ringlb (app: FastifyInstance, opts: AppOptions): Promise<void> {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error instanceof LbError || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600)
+      ? (error.statusCode as number)
+      : 500
+    if (status >= 500) request.log.error({ err: error }, 'request failed')
+    return reply.code(status).send({ message: `<Error> ${describe(error)}`, status: 'failure' })
+  })
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({
+    message: `<Error> no route for ${request.method} ${request.url.split('?', 1)[0]}`,
+    status: 'failure'
+  }))
+
+  await app.register(configPlugin, { config: opts.config, env: opts.env })
+  await app.register(ringPlugin)
+  await app.register(replicasPlugin, { driver: opts.driver })
+  await app.register(ownPaths, { routes: [infoRoutes, adminRoutes] })
+  await app.register(proxyPlugin)
+}

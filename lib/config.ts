@@ -1,0 +1,70 @@
+import { type Static, Type } from '@sinclair/typebox'
+import envSchema from 'env-schema'
+import { isPrime } from './rings/maglev.js'
+
+/**
+ * Every setting ringlb reads, from the environment, validated once at start.
+ * Defaults are the contract's (SPEC §5); the README lists them all.
+ */
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000 }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  LB_DRIVER: Type.Union([Type.Literal('process'), Type.Literal('docker')], { default: 'process' }),
+  LB_REPLICAS: Type.Integer({ minimum: 0, default: 3 }),
+  LB_MAX_REPLICAS: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+  LB_HASH: Type.Union([Type.Literal('maglev'), Type.Literal('ring'), Type.Literal('assignment')], { default: 'maglev' }),
+  LB_SLOTS: Type.Integer({ minimum: 2, maximum: 1 << 20, default: 512 }),
+  LB_VNODES: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+  LB_MAGLEV_TABLE: Type.Integer({ minimum: 3, maximum: 10_000_019, default: 65537 }),
+  LB_RING_VNODES: Type.Integer({ minimum: 160, maximum: 4096, multipleOf: 4, default: 160 }),
+  LB_BALANCE_FACTOR: Type.Number({ minimum: 0, default: 0 }),
+  LB_HEARTBEAT_MS: Type.Integer({ minimum: 50, maximum: 600_000, default: 1000 }),
+  LB_HEARTBEAT_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+  LB_HEARTBEAT_MISSES: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+  LB_READY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000 }),
+  LB_DRAIN_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
+  LB_PROXY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
+  LB_BODY_LIMIT: Type.Integer({ minimum: 1, maximum: 1 << 30, default: 1_048_576 }),
+  LB_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  LB_INSTANCE: Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$', default: 'ringlb' }),
+  LB_REPLICA_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  LB_IMAGE: Type.String({ minLength: 1, default: 'ringlb:latest' }),
+  LB_NETWORK: Type.Optional(Type.String({ minLength: 1 })),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
+})
+
+export type RawConfig = Static<typeof ConfigSchema>
+
+export interface Config extends RawConfig {
+  /** virtual servers per replica for `assignment`: LB_VNODES, else log2 of the slot count */
+  LB_VNODES: number
+}
+
+export class ConfigError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Reads and checks the configuration; a bad value throws a ConfigError naming the variable. */
+export function loadConfig (env: Record<string, string | undefined>): Config {
+  let raw: RawConfig
+  try {
+    raw = envSchema<RawConfig>({ schema: ConfigSchema, data: env, dotenv: false })
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message.replace(/^env\/?/, '')}`)
+  }
+  const config: Config = { ...raw, LB_VNODES: raw.LB_VNODES ?? Math.floor(Math.log2(raw.LB_SLOTS)) }
+  if (config.LB_REPLICAS > config.LB_MAX_REPLICAS) {
+    throw new ConfigError(`invalid configuration: LB_REPLICAS (${config.LB_REPLICAS}) is above LB_MAX_REPLICAS (${config.LB_MAX_REPLICAS})`)
+  }
+  if (!isPrime(config.LB_MAGLEV_TABLE)) {
+    throw new ConfigError(`invalid configuration: LB_MAGLEV_TABLE must be a prime number, got ${config.LB_MAGLEV_TABLE}`)
+  }
+  if (config.LB_HASH === 'assignment' && config.LB_MAX_REPLICAS * config.LB_VNODES > config.LB_SLOTS) {
+    throw new ConfigError(`invalid configuration: LB_SLOTS (${config.LB_SLOTS}) cannot hold LB_MAX_REPLICAS (${config.LB_MAX_REPLICAS}) × LB_VNODES (${config.LB_VNODES}) virtual servers`)
+  }
+  return config
+}
+

@@ -1,0 +1,38 @@
+/** What the manager asks a driver to start: the replica's identity. */
+export interface ReplicaSpec {
+  /** numeric server id, the replica's SERVER_ID */
+  readonly id: number
+  /** hostname: the container name, or the process's name */
+  readonly hostname: string
+}
+
+/** A running replica as its driver knows it. */
+export interface ReplicaHandle extends ReplicaSpec {
+  /** origin the balancer sends requests to, e.g. http://127.0.0.1:40123 */
+  readonly url: string
+}
+
+/** Why a driver reports a replica as gone. */
+export interface ReplicaExit {
+  hostname: string
+  reason: string
+}
+
+/**
+ * A way to run replicas: local processes, Docker containers. The manager owns
+ * naming, health and the ring; a driver only starts, stops, lists and reports
+ * deaths of the replicas it started itself.
+ */
+export interface Driver {
+  readonly name: string
+  /** Starts a replica and resolves once it is listening (not yet health-checked). A failure leaves nothing behind. */
+  create (spec: ReplicaSpec): Promise<ReplicaHandle>
+  /** Stops and removes a replica this driver started. Resolves when it is gone; a replica already gone is not an error. */
+  remove (hostname: string): Promise<void>
+  /** The replicas this driver started that are running now (adopted at start-up). */
+  list (): Promise<ReplicaHandle[]>
+  /** Called when a replica stops without being asked to. */
+  onExit (listener: (exit: ReplicaExit) => void): void
+  /** Releases the driver; with `keepReplicas` false, its replicas are stopped too. */
+  close (options: { keepReplicas: boolean }): Promise<void>
+}

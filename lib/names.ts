@@ -1,0 +1,24 @@
+/** Replica hostnames are container names: Docker's rule for them. */
+export const HOSTNAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$'
+const HOSTNAME = new RegExp(HOSTNAME_PATTERN)
+
+export function isValidHostname (name: string): boolean {
+  return HOSTNAME.test(name)
+}
+
+/** The lowest integers from 0 that are not in `taken`, `count` of them. */
+export function lowestFreeIds (taken: Iterable<number>, count: number): number[] {
+  const used = new Set(taken)
+  const ids: number[] = []
+  for (let id = 0; ids.length < count; id++) if (!used.has(id)) ids.push(id)
+  return ids
+}
+
+/**
+ * The generated name for a replica with numeric id `id`: `server-<id>` when
+ * that name is free, else `server-<k>` for the lowest k whose name is free.
+ */
+export function generatedName (id: number, taken: Set<string>): string {
+  if (!taken.has(`server-${id}`)) return `server-${id}`
+  for (let k = 0; ; k++) if (!taken.has(`server-${k}`)) return `server-${k}`
+}

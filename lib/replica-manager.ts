@@ -1,0 +1,319 @@
+import { EventEmitter } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import fastq from 'fastq'
+import type { Driver, ReplicaHandle } from './drivers/driver.js'
+import { LbError, badRequest, conflict, notFound } from './errors.js'
+import { heartbeat } from './heartbeat.js'
+import { InFlight } from './in-flight.js'
+import { generatedName, isValidHostname, lowestFreeIds } from './names.js'
+import type { Ring } from './rings/index.js'
+
+export type ReplicaState = 'starting' | 'healthy' | 'draining' | 'failed'
+
+export interface Replica extends ReplicaHandle {
+  state: ReplicaState
+  /** heartbeats missed in a row */
+  misses: number
+  /** times this replica was replaced after failing */
+  restarts: number
+  /** failures in a row that came soon after a (re)start: drives the respawn backoff */
+  crashes: number
+  healthySince: number
+}
+
+export interface Logger {
+  info: (obj: object, msg?: string) => void
+  warn: (obj: object, msg?: string) => void
+  error: (obj: object, msg?: string) => void
+}
+
+export interface ReplicaManagerOptions {
+  driver: Driver
+  ring: Ring<Replica>
+  log: Logger
+  /** replicas to keep running */
+  target: number
+  maxReplicas: number
+  heartbeatMs: number
+  heartbeatTimeoutMs: number
+  /** heartbeats missed in a row before a replica is taken out */
+  heartbeatMisses: number
+  /** how long a new replica has to pass its first heartbeat */
+  readyTimeoutMs: number
+  /** how long /rm waits for in-flight requests before stopping a replica */
+  drainMs: number
+}
+
+/** A failure soon after a start counts as a crash loop, and backs off. */
+const CRASH_WINDOW_MS = 10_000
+const MAX_BACKOFF_MS = 30_000
+
+export interface ReplicaManagerEvents {
+  /** a replica entered the ring */
+  join: [Replica]
+  /** a replica left the ring (removed, or failed) */
+  leave: [Replica, string]
+  /** a failed replica was replaced */
+  respawn: [Replica]
+  /** a heartbeat failed */
+  miss: [Replica]
+}
+
+/**
+ * Owns the replica set: names and numeric ids, the driver that runs them, the
+ * heartbeat, respawning, and the ring, kept in step with the healthy replicas.
+ * Every change to the set (add, remove, respawn) runs one at a time, so the
+ * ring and the set never disagree.
+ */
+export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
+  readonly load = new InFlight()
+  private readonly replicas = new Map<string, Replica>()
+  private readonly queue = fastq.promise(async (task: () => Promise<unknown>) => await task(), 1)
+  private timer: NodeJS.Timeout | undefined
+  private probing = false
+  private closed = false
+
+  constructor (private readonly options: ReplicaManagerOptions) {
+    super()
+    options.driver.onExit(({ hostname, reason }) => { this.fail(hostname, reason) })
+  }
+
+  get ring (): Ring<Replica> { return this.options.ring }
+  get driver (): Driver { return this.options.driver }
+
+  /** Every replica the balancer runs, whatever its state, by numeric id. */
+  all (): Replica[] {
+    return [...this.replicas.values()].sort((a, b) => a.id - b.id)
+  }
+
+  /** The healthy replicas, in the ring. */
+  healthy (): Replica[] {
+    return this.options.ring.members()
+  }
+
+  /** Adopts the driver's running replicas, tops up to the target, starts the heartbeat. */
+  async start (): Promise<void> {
+    await this.serial(async () => {
+      const adopted = (await this.options.driver.list()).sort((a, b) => a.id - b.id)
+      for (const handle of adopted) {
+        const replica = this.track(handle)
+        if (await heartbeat(replica.url, this.options.readyTimeoutMs)) {
+          this.join(replica)
+          this.options.log.info({ replica: replica.hostname, id: replica.id }, 'adopted running replica')
+        } else {
+          this.replicas.delete(replica.hostname)
+          await this.options.driver.remove(replica.hostname)
+          this.options.log.warn({ replica: replica.hostname }, 'removed an adopted replica that failed its heartbeat')
+        }
+      }
+      const missing = this.options.target - this.replicas.size
+      if (missing > 0) await this.create(missing, [])
+    })
+    this.timer = setInterval(() => { void this.probe() }, this.options.heartbeatMs)
+    this.timer.unref()
+  }
+
+  /** Starts `n` replicas (named ones first) and answers when all are in the ring. A failure starts none. */
+  async add (n: number, hostnames: string[] = []): Promise<Replica[]> {
+    if (hostnames.length > n) throw badRequest('Length of hostname list is more than newly added instances')
+    this.checkNames(hostnames)
+    return await this.serial(async () => {
+      for (const name of hostnames) {
+        if (this.replicas.has(name)) throw conflict(`a replica named '${name}' already exists`)
+      }
+      if (this.replicas.size + n > this.options.maxReplicas) {
+        throw badRequest(`adding ${n} replicas to ${this.replicas.size} would exceed LB_MAX_REPLICAS (${this.options.maxReplicas})`)
+      }
+      return await this.create(n, hostnames)
+    })
+  }
+
+  /**
+   * Removes `n` replicas: the named ones, then as many more as needed, highest
+   * numeric id first (the newest-first order of a scale-down). Each leaves the
+   * ring, drains its in-flight requests, then is stopped.
+   */
+  async remove (n: number, hostnames: string[] = []): Promise<Replica[]> {
+    if (hostnames.length > n) throw badRequest('Length of hostname list is more than removable instances')
+    this.checkNames(hostnames)
+    return await this.serial(async () => {
+      for (const name of hostnames) {
+        if (!this.replicas.has(name)) throw notFound(`'${name}' is not a replica of this balancer`)
+      }
+      if (n > this.replicas.size) throw badRequest(`cannot remove ${n} replicas: this balancer has ${this.replicas.size}`)
+      const named = hostnames.map(name => this.replicas.get(name) as Replica)
+      const others = this.all().filter(r => !hostnames.includes(r.hostname)).reverse().slice(0, n - named.length)
+      const victims = [...named, ...others]
+      for (const replica of victims) this.leave(replica, 'removed by the admin API', 'draining')
+      await Promise.all(victims.map(async replica => { await this.drain(replica) }))
+      const results = await Promise.allSettled(victims.map(async replica => { await this.options.driver.remove(replica.hostname) }))
+      const failures: string[] = []
+      results.forEach((result, i) => {
+        const replica = victims[i]
+        if (result.status === 'fulfilled') {
+          this.replicas.delete(replica.hostname)
+        } else {
+          // still running: it goes back into the ring rather than linger outside it
+          this.join(replica)
+          failures.push(`${replica.hostname}: ${(result.reason as Error).message}`)
+        }
+      })
+      if (failures.length > 0) throw new LbError(502, `could not remove ${failures.join('; ')}`)
+      return victims
+    })
+  }
+
+  /** A proxied request to this replica failed: probe it now instead of at the next tick. */
+  reportFailure (hostname: string): void {
+    const replica = this.replicas.get(hostname)
+    if (replica?.state !== 'healthy') return
+    void heartbeat(replica.url, this.options.heartbeatTimeoutMs).then(ok => {
+      if (!ok) this.fail(hostname, 'failed a proxied request and its heartbeat')
+    })
+  }
+
+  /** Stops the heartbeat and releases the driver (keeping its replicas when asked to). */
+  async close ({ keepReplicas }: { keepReplicas: boolean }): Promise<void> {
+    this.closed = true
+    clearInterval(this.timer)
+    this.queue.kill()
+    await this.options.driver.close({ keepReplicas })
+  }
+
+  private checkNames (hostnames: string[]): void {
+    const seen = new Set<string>()
+    for (const name of hostnames) {
+      if (typeof name !== 'string' || !isValidHostname(name)) {
+        throw badRequest(`'${String(name)}' is not a valid hostname: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`)
+      }
+      if (seen.has(name)) throw badRequest(`hostname '${name}' is given more than once`)
+      seen.add(name)
+    }
+  }
+
+  private async serial<T> (task: () => Promise<T>): Promise<T> {
+    return await (this.queue.push(task) as Promise<T>)
+  }
+
+  private track (handle: ReplicaHandle): Replica {
+    const replica: Replica = { ...handle, state: 'starting', misses: 0, restarts: 0, crashes: 0, healthySince: 0 }
+    this.replicas.set(replica.hostname, replica)
+    return replica
+  }
+
+  private join (replica: Replica): void {
+    replica.state = 'healthy'
+    replica.misses = 0
+    replica.healthySince = Date.now()
+    if (!this.options.ring.has(replica.hostname)) this.options.ring.add(replica)
+    this.emit('join', replica)
+  }
+
+  private leave (replica: Replica, reason: string, state: ReplicaState): void {
+    replica.state = state
+    if (this.options.ring.remove(replica.hostname)) this.emit('leave', replica, reason)
+  }
+
+  /** Creates replicas for the given names plus generated ones; all pass a heartbeat, or none is kept. */
+  private async create (n: number, hostnames: string[]): Promise<Replica[]> {
+    const ids = lowestFreeIds([...this.replicas.values()].map(r => r.id), n)
+    const taken = new Set([...this.replicas.keys(), ...hostnames])
+    const specs = ids.map((id, i) => {
+      const hostname = hostnames[i] ?? generatedName(id, taken)
+      taken.add(hostname)
+      return { id, hostname }
+    })
+    const started = await Promise.allSettled(specs.map(async spec => await this.startOne(spec)))
+    const failed = started.flatMap((result, i) => result.status === 'rejected' ? [{ spec: specs[i], reason: result.reason as Error }] : [])
+    if (failed.length > 0) {
+      await Promise.allSettled(specs.map(async spec => {
+        this.replicas.delete(spec.hostname)
+        await this.options.driver.remove(spec.hostname)
+      }))
+      const first = failed[0].reason
+      const status = first instanceof LbError ? first.statusCode : 503
+      throw new LbError(status, `could not start ${failed.map(f => `'${f.spec.hostname}': ${f.reason.message}`).join('; ')}`, { cause: first })
+    }
+    const replicas = started.map(result => (result as PromiseFulfilledResult<Replica>).value)
+    for (const replica of replicas) this.join(replica)
+    return replicas
+  }
+
+  /** Starts one replica and waits for its first heartbeat; not yet in the ring. */
+  private async startOne (spec: { id: number, hostname: string }, previous?: Replica): Promise<Replica> {
+    const handle = await this.options.driver.create(spec)
+    const replica = this.track(handle)
+    if (previous !== undefined) {
+      replica.restarts = previous.restarts
+      replica.crashes = previous.crashes
+    }
+    const deadline = Date.now() + this.options.readyTimeoutMs
+    while (!(await heartbeat(replica.url, Math.min(this.options.heartbeatTimeoutMs, Math.max(1, deadline - Date.now()))))) {
+      if (replica.state === 'failed') throw new Error('exited before passing its first heartbeat')
+      if (Date.now() >= deadline) throw new Error(`no heartbeat within ${this.options.readyTimeoutMs} ms`)
+      await sleep(50)
+    }
+    return replica
+  }
+
+  private async drain (replica: Replica): Promise<void> {
+    const deadline = Date.now() + this.options.drainMs
+    while (this.load.get(replica.hostname) > 0 && Date.now() < deadline) await sleep(20)
+  }
+
+  private async probe (): Promise<void> {
+    if (this.probing) return
+    this.probing = true
+    try {
+      await Promise.all(this.healthy().map(async replica => {
+        if (await heartbeat(replica.url, this.options.heartbeatTimeoutMs)) {
+          replica.misses = 0
+          return
+        }
+        replica.misses++
+        this.emit('miss', replica)
+        if (replica.misses >= this.options.heartbeatMisses) this.fail(replica.hostname, `missed ${replica.misses} heartbeats`)
+      }))
+    } finally {
+      this.probing = false
+    }
+  }
+
+  /** A replica died: out of the ring at once, then replaced under the same name and id. */
+  private fail (hostname: string, reason: string): void {
+    const replica = this.replicas.get(hostname)
+    if (replica === undefined || replica.state === 'failed' || replica.state === 'draining') return
+    const wasHealthy = replica.state === 'healthy'
+    this.leave(replica, reason, 'failed')
+    this.options.log.warn({ replica: hostname, reason }, 'replica failed')
+    // a replica still starting belongs to an add or a respawn, which reports it
+    if (wasHealthy) this.respawn(replica)
+  }
+
+  private respawn (replica: Replica): void {
+    if (this.closed) return
+    replica.crashes = Date.now() - replica.healthySince < CRASH_WINDOW_MS ? replica.crashes + 1 : 1
+    const delay = replica.crashes <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** (replica.crashes - 2))
+    setTimeout(() => {
+      void this.serial(async () => {
+        // removed by /rm meanwhile, or replaced already
+        if (this.closed || this.replicas.get(replica.hostname) !== replica) return
+        this.replicas.delete(replica.hostname)
+        try {
+          await this.options.driver.remove(replica.hostname)
+          const fresh = await this.startOne(replica, replica)
+          fresh.restarts++
+          this.join(fresh)
+          this.emit('respawn', fresh)
+          this.options.log.info({ replica: fresh.hostname, restarts: fresh.restarts }, 'replica replaced')
+        } catch (err) {
+          this.options.log.error({ replica: replica.hostname, err }, 'could not replace replica; will retry')
+          await this.options.driver.remove(replica.hostname).catch(() => {})
+          this.replicas.set(replica.hostname, replica)
+          replica.healthySince = Date.now()
+          this.respawn(replica)
+        }
+      })
+    }, delay).unref()
+  }
+}

@@ -1,0 +1,46 @@
+import { Dispatcher, Pool } from 'undici'
+
+/**
+ * An undici dispatcher with one connection pool per replica origin, owned here
+ * so that a replica's pool is closed when the replica leaves (an undici Agent
+ * would keep an entry for every origin it ever saw).
+ */
+export class ReplicaPools extends Dispatcher {
+  private readonly pools = new Map<string, Pool>()
+
+  constructor (private readonly poolOptions: Pool.Options = {}) {
+    super()
+  }
+
+  get size (): number { return this.pools.size }
+
+  dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const origin = String(options.origin)
+    let pool = this.pools.get(origin)
+    if (pool === undefined) {
+      pool = new Pool(origin, this.poolOptions)
+      this.pools.set(origin, pool)
+    }
+    return pool.dispatch(options, handler)
+  }
+
+  /** Closes an origin's pool; requests already sent on it finish first. */
+  async release (origin: string): Promise<void> {
+    const pool = this.pools.get(origin)
+    if (pool === undefined) return
+    this.pools.delete(origin)
+    await pool.close()
+  }
+
+  async close (): Promise<void> {
+    const pools = [...this.pools.values()]
+    this.pools.clear()
+    await Promise.all(pools.map(async pool => { await pool.close() }))
+  }
+
+  async destroy (): Promise<void> {
+    const pools = [...this.pools.values()]
+    this.pools.clear()
+    await Promise.all(pools.map(async pool => { await pool.destroy() }))
+  }
+}

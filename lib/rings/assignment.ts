@@ -1,0 +1,117 @@
+import { type Arc, type Member, type Ring, byId, distinctOwners, tableArcs } from './ring.js'
+
+/** (a * b) mod m without leaving the safe-integer range, for a, b < m. */
+function mulMod (a: number, b: number, m: number): number {
+  const p = a * b
+  return Number.isSafeInteger(p) ? p % m : Number((BigInt(a) * BigInt(b)) % BigInt(m))
+}
+
+/** Non-negative remainder, also for negative keys. */
+function mod (n: number, m: number): number {
+  return ((n % m) + m) % m
+}
+
+/** The textbook request slot H(i) = (i² + 2i + 17) mod slots, computed exactly for any safe integer i. */
+export function requestSlot (i: number, slots: number): number {
+  const r = mod(i, slots)
+  return mod(mulMod(r, r, slots) + 2 * r + 17, slots)
+}
+
+/** The textbook virtual-server slot Φ(i, j) = (i² + j² + 2j + 25) mod slots. */
+export function virtualServerSlot (i: number, j: number, slots: number): number {
+  const r = mod(i, slots)
+  const s = mod(j, slots)
+  return mod(mulMod(r, r, slots) + mulMod(s, s, slots) + 2 * s + 25, slots)
+}
+
+/**
+ * The consistent hash map of the project ringlb grows out of, exactly: `slots`
+ * slots, `vnodes` virtual servers per replica placed at Φ(i, j) with linear
+ * probing on collision, a request served by the first virtual server clockwise
+ * from H(i). The replica number i is the numeric server id.
+ *
+ * The map changes incrementally: adding a replica only fills free slots and
+ * removing one only frees its own, so no other replica's slots move. Members
+ * added in ascending id order (as start-up and adoption do) give the same map
+ * on every balancer.
+ */
+export class AssignmentRing<T extends Member = Member> implements Ring<T> {
+  readonly scheme = 'assignment' as const
+  readonly slots: number
+  readonly vnodes: number
+  /** which member's virtual server sits in each slot */
+  private readonly placed: (T | undefined)[]
+  /** the member serving each slot: the first virtual server clockwise from it */
+  private served: (T | undefined)[]
+  private readonly byName = new Map<string, T>()
+
+  constructor (options: { slots: number, vnodes: number }) {
+    this.slots = options.slots
+    this.vnodes = options.vnodes
+    this.placed = new Array(this.slots).fill(undefined)
+    this.served = this.placed.slice()
+  }
+
+  get size (): number { return this.byName.size }
+  members (): T[] { return byId(this.byName.values()) }
+  has (hostname: string): boolean { return this.byName.has(hostname) }
+
+  add (member: T): void {
+    if (this.byName.has(member.hostname)) throw new Error(`${member.hostname} is already in the ring`)
+    if (this.free() < this.vnodes) throw new Error(`no room for ${this.vnodes} more virtual servers in ${this.slots} slots`)
+    for (let j = 0; j < this.vnodes; j++) {
+      let slot = virtualServerSlot(member.id, j, this.slots)
+      while (this.placed[slot] !== undefined) slot = (slot + 1) % this.slots
+      this.placed[slot] = member
+    }
+    this.byName.set(member.hostname, member)
+    this.reindex()
+  }
+
+  remove (hostname: string): boolean {
+    const member = this.byName.get(hostname)
+    if (member === undefined) return false
+    for (let s = 0; s < this.slots; s++) if (this.placed[s] === member) this.placed[s] = undefined
+    this.byName.delete(hostname)
+    this.reindex()
+    return true
+  }
+
+  /** The slots holding a member's virtual servers, in ascending order. */
+  slotsOf (hostname: string): number[] {
+    const out: number[] = []
+    for (let s = 0; s < this.slots; s++) if (this.placed[s]?.hostname === hostname) out.push(s)
+    return out
+  }
+
+  lookup (key: number): T | undefined {
+    return this.served[requestSlot(key, this.slots)]
+  }
+
+  preference (key: number, limit = this.byName.size): T[] {
+    const start = requestSlot(key, this.slots)
+    return distinctOwners(i => this.placed[(start + i) % this.slots], this.slots, limit)
+  }
+
+  arcs (): Arc[] {
+    return tableArcs(this.served)
+  }
+
+  private free (): number {
+    return this.slots - this.byName.size * this.vnodes
+  }
+
+  private reindex (): void {
+    const served: (T | undefined)[] = new Array(this.slots).fill(undefined)
+    if (this.byName.size > 0) {
+      // walk counter-clockwise twice so every slot learns the next placed virtual server
+      let next: T | undefined
+      for (let k = 2 * this.slots - 1; k >= 0; k--) {
+        const s = k % this.slots
+        next = this.placed[s] ?? next
+        served[s] = next
+      }
+    }
+    this.served = served
+  }
+}

@@ -1,0 +1,106 @@
+import replyFrom from '@fastify/reply-from'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { pickBounded } from '../lib/bounded-load.js'
+import { unavailable } from '../lib/errors.js'
+import type { Replica } from '../lib/replica-manager.js'
+import { ReplicaPools } from '../lib/replica-pools.js'
+import { requestKey } from '../lib/request-key.js'
+
+/** Methods safe to send twice: a failed attempt is retried on the next replica. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
+
+/** Upstream failures that mean the replica did not answer at all. */
+const NO_ANSWER = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
+
+/**
+ * The request body as bytes with its own content type, so reply-from sends it
+ * as it came (it would re-encode a JSON body otherwise). GET and HEAD carry none.
+ */
+function bodyOf (request: FastifyRequest): { body?: Buffer, contentType?: string } {
+  const body = request.body as Buffer | undefined
+  if (body === undefined) return {}
+  if (request.method === 'GET' || request.method === 'HEAD') {
+    request.body = undefined
+    return {}
+  }
+  return { body, contentType: request.headers['content-type'] ?? 'application/octet-stream' }
+}
+
+function failureCode (error: Error): string | undefined {
+  const cause = (error as { cause?: { code?: string } }).cause
+  return cause?.code ?? (error as { code?: string }).code
+}
+
+/**
+ * Forwards every request that is not a balancer route to the replica owning
+ * its key on the ring, through @fastify/reply-from with our own per-replica
+ * undici pools. A replica that does not answer is reported to the health
+ * checker, and an idempotent request is tried once more on the next replica in
+ * the scheme's preference order.
+ */
+export default fp(async (app) => {
+  const { ring, replicas, config } = app
+  const load = replicas.load
+  const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
+  replicas.on('leave', (replica) => { void pools.release(replica.url) })
+  app.addHook('onClose', async () => { await pools.close() })
+
+  const pick = config.LB_BALANCE_FACTOR > 0
+    ? (key: number) => pickBounded(ring, key, config.LB_BALANCE_FACTOR, h => load.get(h), load.total)
+    : (key: number) => ring.lookup(key)
+
+  function forward (request: FastifyRequest, reply: FastifyReply, key: number, replica: Replica, retried: boolean): void {
+    const hostname = replica.hostname
+    load.inc(hostname)
+    let settled = false
+    const release = (): void => {
+      if (settled) return
+      settled = true
+      load.dec(hostname)
+    }
+    reply.raw.once('close', release)
+    reply.header('x-ringlb-replica', hostname)
+    reply.from(undefined, {
+      getUpstream: () => replica.url,
+      timeout: config.LB_PROXY_TIMEOUT_MS,
+      ...bodyOf(request),
+      onError: (_reply, { error }) => {
+        reply.raw.off('close', release)
+        release()
+        const code = failureCode(error)
+        if (code === undefined || !NO_ANSWER.has(code)) {
+          reply.code(502).send({ message: `<Error> replica ${hostname} failed: ${error.message}`, status: 'failure' })
+          return
+        }
+        replicas.reportFailure(hostname)
+        const next = retried || !IDEMPOTENT.has(request.method) ? undefined : ring.preference(key).find(r => r !== replica)
+        if (next !== undefined) {
+          forward(request, reply, key, next, true)
+          return
+        }
+        reply.code(TIMEOUTS.has(code) ? 504 : 502)
+          .send({ message: `<Error> replica ${hostname} did not answer (${code})`, status: 'failure' })
+      }
+    })
+  }
+
+  await app.register(async (scope) => {
+    // bodies pass through untouched, as bytes, so a retry can send them again
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.LB_BODY_LIMIT }, (_request, body, done) => {
+      done(null, (body as Buffer).length > 0 ? body : undefined)
+    })
+    await scope.register(replyFrom, { undici: pools, disableRequestLogging: true })
+    const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const key = requestKey(request)
+      const replica = pick(key)
+      if (replica === undefined) throw unavailable('no replicas are available')
+      forward(request, reply, key, replica, false)
+      return reply
+    }
+    scope.all('/', handler)
+    scope.all('/*', handler)
+  })
+}, { name: 'proxy', dependencies: ['config', 'ring', 'replicas'] })

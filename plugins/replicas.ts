@@ -1,0 +1,43 @@
+import fp from 'fastify-plugin'
+import { type Driver, createDriver } from '../lib/drivers/index.js'
+import { ReplicaManager } from '../lib/replica-manager.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the replica set: add, remove, list, health, respawn */
+    replicas: ReplicaManager
+  }
+}
+
+export interface ReplicasPluginOptions {
+  /** a driver to use instead of the one LB_DRIVER names (tests) */
+  driver?: Driver
+}
+
+/**
+ * Starts the replica set before the balancer listens: adopts the driver's own
+ * running replicas, tops up to LB_REPLICAS, then watches them. On close,
+ * process replicas are stopped and container replicas are kept for the next
+ * balancer to adopt.
+ */
+export default fp<ReplicasPluginOptions>(async (app, options) => {
+  const config = app.config
+  const driver = options.driver ?? createDriver(config)
+  const manager = new ReplicaManager({
+    driver,
+    ring: app.ring,
+    log: app.log.child({ component: 'replicas' }),
+    target: config.LB_REPLICAS,
+    maxReplicas: config.LB_MAX_REPLICAS,
+    heartbeatMs: config.LB_HEARTBEAT_MS,
+    heartbeatTimeoutMs: config.LB_HEARTBEAT_TIMEOUT_MS,
+    heartbeatMisses: config.LB_HEARTBEAT_MISSES,
+    readyTimeoutMs: config.LB_READY_TIMEOUT_MS,
+    drainMs: config.LB_DRAIN_MS
+  })
+  app.decorate('replicas', manager)
+  app.addHook('onClose', async () => {
+    await manager.close({ keepReplicas: driver.name === 'docker' })
+  })
+  await manager.start()
+}, { name: 'replicas', dependencies: ['config', 'ring'] })

@@ -1,0 +1,34 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { badRequest, unavailable } from '../lib/errors.js'
+import { parseIntegerId } from '../lib/request-key.js'
+import { ErrorBody, MapQuery, Mapping, ReplicaSet } from './schemas.js'
+
+/** Read-only routes: liveness, the replica set, and where an id goes. */
+const infoRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/heartbeat', {
+    schema: { summary: 'The balancer is alive', response: { 200: { type: 'string' } } }
+  }, async (_request, reply) => await reply.type('text/plain').send('Hello'))
+
+  app.get('/rep', {
+    schema: { summary: 'The healthy replicas in the ring', response: { 200: ReplicaSet } }
+  }, async () => {
+    const replicas = app.replicas.healthy().map(r => r.hostname)
+    return { N: replicas.length, replicas }
+  })
+
+  app.get('/map_request', {
+    schema: {
+      summary: 'Which replica a request with this id reaches now; nothing is forwarded',
+      querystring: MapQuery,
+      response: { 200: Mapping, 400: ErrorBody, 503: ErrorBody }
+    }
+  }, async (request) => {
+    const id = parseIntegerId(request.query.id)
+    if (id === undefined) throw badRequest(`id must be an integer, got '${request.query.id}'`)
+    const replica = app.ring.lookup(id)
+    if (replica === undefined) throw unavailable('no replicas are available')
+    return { request_id: id, mapped_server: replica.id, hostname: replica.hostname }
+  })
+}
+
+export default infoRoutes

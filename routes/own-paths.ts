@@ -1,0 +1,32 @@
+import type { FastifyPluginAsync } from 'fastify'
+
+const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
+
+/**
+ * Registers the balancer's own routes and claims their paths for every method:
+ * a wrong method on /rep answers 405 here instead of being proxied to a replica.
+ */
+const ownPaths: FastifyPluginAsync<{ routes: FastifyPluginAsync[] }> = async (app, { routes }) => {
+  const allowed = new Map<string, Set<string>>()
+  app.addHook('onRoute', (route) => {
+    const methods = allowed.get(route.url) ?? new Set<string>()
+    for (const method of [route.method].flat()) methods.add(method)
+    allowed.set(route.url, methods)
+  })
+  for (const plugin of routes) await app.register(plugin)
+  for (const [url, methods] of [...allowed]) {
+    const allow = [...methods].join(', ')
+    const others = METHODS.filter(m => !methods.has(m))
+    if (others.length === 0) continue
+    app.route({
+      method: others,
+      url,
+      handler: async (request, reply) => await reply.code(405).header('allow', allow).send({
+        message: `<Error> method ${request.method} is not allowed on ${url}; use ${allow}`,
+        status: 'failure'
+      })
+    })
+  }
+}
+
+export default ownPaths
