@@ -1,0 +1,24 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import ringlb, { type AppOptions, options } from '../app.js'
+
+/** Settings for tests: fast heartbeats, quiet logs, and whatever the test overrides. */
+export function testEnv (overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    LOG_LEVEL: 'silent',
+    LB_HEARTBEAT_MS: '200',
+    LB_HEARTBEAT_TIMEOUT_MS: '500',
+    LB_DRAIN_MS: '2000',
+    ...overrides
+  }
+}
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+/** Builds the balancer (real replica processes unless a driver is given), ready, closed when the test ends. */
+export async function build (t: Teardown, env: Record<string, string> = {}, extra: Omit<AppOptions, 'env'> = {}): Promise<FastifyInstance> {
+  const app = Fastify(options)
+  await app.register(ringlb, { env: testEnv(env), ...extra })
+  t.teardown(async () => await app.close())
+  await app.ready()
+  return app
+}
