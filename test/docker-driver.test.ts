@@ -170,3 +170,31 @@ t.test('an unreachable engine is a 503 and changes nothing', { skip }, async t =
   t.same(await dockerPs(`${LABELS.instance}=${run.instance}`, true), [`${run.prefix}server-0`], 'the replica still runs, nothing was added')
   t.equal((await app.inject('/home')).statusCode, 200, 'and still serves')
 })
+
+t.test('a replica that dies while the event stream is down is found when it reconnects', { skip }, async t => {
+  const run = testRun()
+  const socket = join(tmpdir(), `${run.instance}.sock`)
+  t.teardown(async () => {
+    rmSync(socket, { force: true })
+    await removeRun(run)
+  })
+  let proxy = await engineProxy(socket)
+  // heartbeats far apart: only the event stream and its resync can notice the death
+  const app = await build(t, { ...run.env, LB_REPLICAS: '2', LB_DOCKER_SOCKET: socket, LB_HEARTBEAT_MS: '600000' })
+  const driver = app.replicas.driver as DockerDriver
+  const before = driver.containerId('server-1')
+  await proxy.cut()
+  await dockerCli('kill', `${run.prefix}server-1`)
+  await sleep(500)
+  t.equal(driver.containerId('server-1'), before, 'unseen while the stream is down')
+
+  proxy = await engineProxy(socket)
+  t.teardown(async () => { await proxy.cut() })
+  await until('server-1 replaced after the resync', async () => {
+    const now = driver.containerId('server-1')
+    return now !== undefined && now !== before && (await rep(app)).replicas.includes('server-1')
+  })
+  const info = await docker.getContainer(`${run.prefix}server-1`).inspect()
+  t.equal(info.State.Running, true)
+  t.same(await dockerPs(`${LABELS.instance}=${run.instance}`, true), [`${run.prefix}server-0`, `${run.prefix}server-1`], 'the dead container is removed')
+})

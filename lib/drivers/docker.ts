@@ -154,7 +154,7 @@ export class DockerDriver implements Driver {
     const container = this.docker.getContainer(info.Id)
     this.stopping.add(info.Id)
     try {
-      await container.stop({ t: this.options.stopTimeoutS ?? 5 }).catch(ignoreStatus(304, 404))
+      if (info.State.Running) await container.stop({ t: this.options.stopTimeoutS ?? 5 }).catch(ignoreStatus(304, 404))
       await container.remove({ force: true }).catch(ignoreStatus(404))
       if (this.tracked.get(hostname)?.containerId === info.Id) this.tracked.delete(hostname)
     } catch (err) {
