@@ -18,7 +18,19 @@ const skip = await dockerSkipReason()
 const root = fileURLToPath(new URL('..', import.meta.url))
 const exec = promisify(execFile)
 
-t.test('make up-detached → /home → /add, /rm, kill → make down leaves no container', { skip }, async t => {
+async function containerIds (label: string): Promise<string[]> {
+  return (await docker.listContainers({ all: true, filters: { label: [label] } })).map(c => c.Id).sort()
+}
+
+async function until (what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    await sleep(200)
+  }
+}
+
+t.test('make up-detached → /home → /add, /rm, kill, balancer restart → make down leaves no container', { skip }, async t => {
   const run = testRun()
   const port = await freePort('0.0.0.0')
   const deployment = {
@@ -49,13 +61,10 @@ t.test('make up-detached → /home → /add, /rm, kill → make down leaves no c
   const names = (...hostnames: string[]): string[] => hostnames.map(h => `${run.prefix}${h}`).sort()
 
   await make('up-detached')
-  const deadline = Date.now() + 60_000
-  for (;;) {
+  await until('the deployment serves 3 replicas', async () => {
     const up = await call('/rep').catch(() => undefined)
-    if (up?.status === 200 && up.body.N === 3) break
-    if (Date.now() > deadline) throw new Error('the deployment did not serve 3 replicas within 60 s')
-    await sleep(200)
-  }
+    return up?.status === 200 && up.body.N === 3
+  })
 
   t.same(await dockerPs(own), names('server-0', 'server-1', 'server-2'), 'three replica containers')
   const replica = await docker.getContainer(`${run.prefix}server-0`).inspect()
@@ -77,13 +86,19 @@ t.test('make up-detached → /home → /add, /rm, kill → make down leaves no c
 
   const killed = await dockerCli('inspect', '-f', '{{.Id}}', `${run.prefix}server-2`)
   await dockerCli('kill', `${run.prefix}server-2`)
-  for (let tries = 0; ; tries++) {
+  await until('the killed replica replaced', async () => {
     const now = await dockerCli('inspect', '-f', '{{.Id}} {{.State.Running}}', `${run.prefix}server-2`).catch(() => '')
-    if (now !== '' && !now.startsWith(killed) && now.endsWith('true') && (await replicas()).includes('server-2')) break
-    if (tries > 200) throw new Error('the killed replica was not replaced within 20 s')
-    await sleep(100)
-  }
+    return now !== '' && !now.startsWith(killed) && now.endsWith('true') && (await replicas()).includes('server-2')
+  })
   t.same(await replicas(), ['server-0', 'server-2', 'server-3'], 'the balancer in its container replaced the killed replica')
+
+  const before = await containerIds(own)
+  const [balancer] = await dockerPs(`com.docker.compose.project=${run.instance}`)
+  await dockerCli('restart', balancer)
+  await until('the restarted balancer serves', async () => (await call('/rep').catch(() => undefined))?.status === 200)
+  t.same(await replicas(), ['server-0', 'server-2', 'server-3'], 'the restarted balancer adopted its replicas')
+  t.same(await containerIds(own), before, 'the same containers, none added or replaced')
+  t.equal((await call('/home?id=123456')).status, 200)
 
   await make('down')
   t.same(await dockerPs(own, true), [], 'no replica container left')

@@ -80,13 +80,17 @@ export async function removeRun (testRun: TestRun): Promise<void> {
   }
 }
 
-/** A container the balancer did not start, from the same image, named like the run's replicas would be. */
+/**
+ * A container the balancer did not start, from the same image, named like the
+ * run's replicas and labelled as another balancer's replica: it looks as much
+ * like one of ours as a container can without being one.
+ */
 export async function startForeign (testRun: TestRun, hostname: string): Promise<Docker.Container> {
   const container = await docker.createContainer({
     name: `${testRun.prefix}${hostname}`,
     Image: IMAGE,
     Cmd: ['node', 'dist/replica/server.js'],
-    Labels: { [TEST_RUN_LABEL]: testRun.instance }
+    Labels: { [TEST_RUN_LABEL]: testRun.instance, [LABELS.instance]: `${testRun.instance}-other`, [LABELS.hostname]: hostname, [LABELS.id]: '0' }
   })
   await container.start()
   return container
