@@ -18,6 +18,11 @@ export const docker = new Docker({ socketPath: SOCKET })
 /** The label on containers a test creates itself (the "foreign" ones), next to the balancer's own instance label. */
 export const TEST_RUN_LABEL = 'ringlb.test-run'
 
+export function underCI (): boolean {
+  const ci = process.env.CI
+  return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0'
+}
+
 /**
  * Why the Docker suites cannot run here, or false when they can. Under CI
  * they must run, so a missing engine or image fails the suite instead.
@@ -35,7 +40,7 @@ export async function dockerSkipReason (): Promise<string | false> {
   } catch (err) {
     reason = `no Docker engine answers at ${SOCKET} (${(err as Error).message})`
   }
-  if (process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false') {
+  if (underCI()) {
     throw new Error(`the Docker suite must run under CI, but ${reason}`)
   }
   return reason

@@ -93,24 +93,7 @@ export class DockerDriver implements Driver {
     try {
       let container: Docker.Container
       try {
-        container = await this.docker.createContainer({
-          name,
-          Image: this.options.image,
-          Cmd: ['node', 'dist/replica/server.js'],
-          Env: [
-            `SERVER_ID=${spec.id}`,
-            `REPLICA_NAME=${spec.hostname}`,
-            `PORT=${port}`,
-            `HOST=${this.hostNetwork ? this.options.replicaHost : '0.0.0.0'}`
-          ],
-          Labels: {
-            [LABELS.instance]: this.options.instance,
-            [LABELS.hostname]: spec.hostname,
-            [LABELS.id]: String(spec.id),
-            [LABELS.url]: url
-          },
-          HostConfig: { NetworkMode: this.options.network, RestartPolicy: { Name: 'no' } }
-        })
+        container = await this.docker.createContainer(this.containerOptions(name, handle, port))
       } catch (err) {
         throw this.createError(err, name)
       }
@@ -127,6 +110,28 @@ export class DockerDriver implements Driver {
       return handle
     } finally {
       this.pendingPorts.delete(port)
+    }
+  }
+
+  private containerOptions (name: string, handle: ReplicaHandle, port: number): Docker.ContainerCreateOptions {
+    return {
+      name,
+      Image: this.options.image,
+      Cmd: ['node', 'dist/replica/server.js'],
+      Env: [
+        `SERVER_ID=${handle.id}`,
+        `REPLICA_NAME=${handle.hostname}`,
+        `PORT=${port}`,
+        `HOST=${this.hostNetwork ? this.options.replicaHost : '0.0.0.0'}`
+      ],
+      Labels: {
+        [LABELS.instance]: this.options.instance,
+        [LABELS.hostname]: handle.hostname,
+        [LABELS.id]: String(handle.id),
+        [LABELS.url]: handle.url
+      },
+      // the balancer replaces a dead replica itself; an engine restart would race it
+      HostConfig: { NetworkMode: this.options.network, RestartPolicy: { Name: 'no' } }
     }
   }
 
