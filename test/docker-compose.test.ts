@@ -6,7 +6,7 @@ import t from 'tap'
 import { request } from 'undici'
 import { LABELS } from '../lib/drivers/docker.js'
 import { freePort } from '../lib/free-port.js'
-import { docker, dockerCli, dockerPs, dockerSkipReason, removeRun, testRun } from './docker-engine.js'
+import { IMAGE, docker, dockerCli, dockerPs, dockerSkipReason, removeRun, testRun } from './docker-engine.js'
 
 /*
  * The deployment as a user runs it: `make up-detached` starts the balancer
@@ -36,6 +36,7 @@ t.test('make up-detached → /home → /add, /rm, kill, balancer restart → mak
   const deployment = {
     ...process.env,
     RINGLB_PORT: String(port),
+    RINGLB_IMAGE: IMAGE,
     RINGLB_INSTANCE: run.instance,
     RINGLB_PROJECT: run.instance,
     RINGLB_NETWORK: run.instance,

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Docker from 'dockerode'
 import { LABELS } from '../lib/drivers/docker.js'
@@ -12,7 +13,8 @@ import { LABELS } from '../lib/drivers/docker.js'
 const run = promisify(execFile)
 
 export const SOCKET = '/var/run/docker.sock'
-export const IMAGE = 'ringlb:latest'
+/** this checkout's own tag of the shared image, so that checkouts sharing an engine never test each other's build */
+export const IMAGE = `ringlb:test-${createHash('sha1').update(fileURLToPath(new URL('..', import.meta.url))).digest('hex').slice(0, 10)}`
 export const docker = new Docker({ socketPath: SOCKET })
 
 /** The label on containers a test creates itself (the "foreign" ones), next to the balancer's own instance label. */
@@ -35,7 +37,7 @@ export async function dockerSkipReason (): Promise<string | false> {
       await docker.getImage(IMAGE).inspect()
       return false
     } catch {
-      reason = `the image ${IMAGE} is missing (make build)`
+      reason = `the image ${IMAGE} is missing (make build RINGLB_IMAGE=${IMAGE})`
     }
   } catch (err) {
     reason = `no Docker engine answers at ${SOCKET} (${(err as Error).message})`

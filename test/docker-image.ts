@@ -19,7 +19,7 @@ try {
 
 const started = Date.now()
 try {
-  await promisify(execFile)('make', ['-s', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)), maxBuffer: 64 << 20 })
+  await promisify(execFile)('make', ['-s', 'build', `RINGLB_IMAGE=${IMAGE}`], { cwd: fileURLToPath(new URL('..', import.meta.url)), maxBuffer: 64 << 20 })
 } catch (err) {
   const { stdout, stderr } = err as { stdout?: string, stderr?: string }
   console.error(`make build failed:\n${stdout ?? ''}${stderr ?? ''}`)
