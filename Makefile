@@ -42,10 +42,13 @@ build:
 base:
 	sh docker/make-base.sh $(LOCAL_BASE)
 
+# the image is built first when it is missing: there is no registry to pull it from
 up:
+	@docker image inspect $(RINGLB_IMAGE) >/dev/null 2>&1 || $(MAKE) build
 	$(COMPOSE_RUN) up
 
 up-detached:
+	@docker image inspect $(RINGLB_IMAGE) >/dev/null 2>&1 || $(MAKE) build
 	$(COMPOSE_RUN) up -d
 
 # the balancer stops first so that it does not replace the replicas being removed
