@@ -31,7 +31,11 @@ export interface DockerDriverOptions {
   replicaHost: string
   /** how long one engine call may take */
   requestTimeoutMs?: number
-  /** seconds a replica gets to exit after SIGTERM before the engine kills it */
+  /**
+   * seconds a replica gets to exit after SIGTERM before the engine kills it
+   * (2): a healthy replica exits at once, its requests drained already; one
+   * that does not is stuck, and its replacement should not wait on it
+   */
   stopTimeoutS?: number
 }
 
@@ -159,7 +163,7 @@ export class DockerDriver implements Driver {
     const container = this.docker.getContainer(info.Id)
     this.stopping.add(info.Id)
     try {
-      if (info.State.Running) await container.stop({ t: this.options.stopTimeoutS ?? 5 }).catch(ignoreStatus(304, 404))
+      if (info.State.Running) await container.stop({ t: this.options.stopTimeoutS ?? 2 }).catch(ignoreStatus(304, 404))
       await container.remove({ force: true }).catch(ignoreStatus(404))
       if (this.tracked.get(hostname)?.containerId === info.Id) this.tracked.delete(hostname)
     } catch (err) {
