@@ -77,6 +77,7 @@ export default fp(async (app) => {
         replicas.reportFailure(hostname)
         const next = retried || !IDEMPOTENT.has(request.method) ? undefined : ring.preference(key).find(r => r !== replica)
         if (next !== undefined) {
+          app.metrics.retried(hostname)
           forward(request, reply, key, next, true)
           return
         }
@@ -103,4 +104,4 @@ export default fp(async (app) => {
     scope.all('/', handler)
     scope.all('/*', handler)
   })
-}, { name: 'proxy', dependencies: ['config', 'ring', 'replicas'] })
+}, { name: 'proxy', dependencies: ['config', 'ring', 'replicas', 'metrics'] })
