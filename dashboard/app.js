@@ -26,6 +26,7 @@ let totalRate = 0
 const history = []
 let ringSignature = ''
 let lastUpdate = 0
+const MAX_EVENTS = 10
 const rows = new Map() // hostname -> <tr>
 let replicaIds = new Map() // hostname -> numeric id, for colours
 
@@ -150,6 +151,7 @@ async function getJson (path) {
 async function refresh () {
   const stats = await getJson('/stats')
   replicaIds = new Map(stats.replicas.map(r => [r.hostname, r.id]))
+  logChanges(previous, stats)
   updateRates(stats)
   renderTotals(stats)
   renderTable(stats)
@@ -355,6 +357,47 @@ function focusReplica (hostname) {
   const ring = $('ring')
   ring.classList.toggle('focus', hostname !== undefined)
   for (const path of ring.querySelectorAll('path.seg')) path.classList.toggle('hot', path.dataset.hostname === hostname)
+}
+
+// ---- events ----------------------------------------------------------------
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
+
+/** What changed between two /stats answers, in an operator's words. */
+function logChanges (before, now) {
+  if (!before) {
+    logEvent(`Connected · ${plural(now.ring_size, 'replica')} in the ${now.scheme} ring`, 'info')
+    return
+  }
+  const old = new Map(before.replicas.map(r => [r.hostname, r]))
+  for (const r of now.replicas) {
+    const was = old.get(r.hostname)
+    if (!was) {
+      logEvent(`${r.hostname} joined (${r.state})`, 'ok', r.id)
+      continue
+    }
+    if (r.respawns > was.respawns) logEvent(`${r.hostname} respawned after failing`, 'warn', r.id)
+    else if (r.state !== was.state) logEvent(`${r.hostname}: ${was.state} → ${r.state}`, r.state === 'healthy' ? 'ok' : r.state === 'failed' ? 'bad' : 'warn', r.id)
+    if (r.heartbeat_failures > was.heartbeat_failures) logEvent(`${r.hostname} missed ${plural(r.heartbeat_failures - was.heartbeat_failures, 'heartbeat')}`, 'warn', r.id)
+    if (r.retries > was.retries) logEvent(`${plural(r.retries - was.retries, 'request')} retried away from ${r.hostname}`, 'warn', r.id)
+  }
+  const current = new Set(now.replicas.map(r => r.hostname))
+  for (const r of before.replicas) if (!current.has(r.hostname)) logEvent(`${r.hostname} removed`, 'info', r.id)
+}
+
+function logEvent (text, kind, id) {
+  const item = document.createElement('li')
+  item.className = kind
+  const time = document.createElement('time')
+  time.textContent = new Date().toLocaleTimeString([], { hour12: false })
+  const dot = document.createElement('i')
+  if (id !== undefined) dot.style.background = colourOf(id)
+  const message = document.createElement('span')
+  message.textContent = text
+  item.append(time, dot, message)
+  const list = $('events')
+  list.prepend(item)
+  while (list.children.length > MAX_EVENTS) list.lastChild.remove()
 }
 
 // ---- toasts and the live clock ---------------------------------------------
