@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { type Browser, type Page, chromium } from 'playwright-core'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { build } from './helper.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -27,7 +27,7 @@ async function ringOwners (page: Page): Promise<string[]> {
   return await page.$$eval('#segments path.seg', paths => [...new Set(paths.map(p => p.getAttribute('data-hostname') as string))].sort())
 }
 
-async function serve (t: Tap.Test, env: Record<string, string> = {}): Promise<string> {
+async function serve (t: Test, env: Record<string, string> = {}): Promise<string> {
   const app = await build(t, env)
   await app.listen({ port: 0, host: '127.0.0.1' })
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`

@@ -1,5 +1,5 @@
 import parsePrometheus, { type Family } from 'parse-prometheus-text-format'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { ProcessDriver } from '../lib/drivers/process.js'
 import { build } from './helper.js'
@@ -12,7 +12,7 @@ import { build } from './helper.js'
 const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:\\.|[^"\\])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:\\.|[^"\\])*")*\})? (?:[+-]?inf|nan|-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/i
 
 /** Scrapes /metrics, checks the text format line by line, and parses it. */
-async function scrape (t: Tap.Test, app: FastifyInstance): Promise<Map<string, Family>> {
+async function scrape (t: Test, app: FastifyInstance): Promise<Map<string, Family>> {
   const res = await app.inject('/metrics')
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
