@@ -1,8 +1,9 @@
 import t from 'tap'
 import { build } from './helper.js'
 
+const app = await build(t)
+
 t.test('the OpenAPI document describes the balancer\'s routes, admin errors included, and not the proxy', async t => {
-  const app = await build(t)
   const res = await app.inject('/docs/json')
   t.equal(res.statusCode, 200)
   const doc = res.json()
@@ -23,7 +24,6 @@ t.test('the OpenAPI document describes the balancer\'s routes, admin errors incl
 })
 
 t.test('/docs, /metrics, /stats, /ring and /dashboard are the balancer\'s, never proxied', async t => {
-  const app = await build(t)
   const pages = [['/docs', /text\/html/], ['/docs/', /text\/html/], ['/docs/yaml', /yaml/], ['/metrics', /text\/plain/], ['/stats', /json/], ['/ring', /json/], ['/dashboard', /text\/html/], ['/dashboard/app.js', /javascript/]] as const
   for (const [url, type] of pages) {
     const res = await app.inject(url)
