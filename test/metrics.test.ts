@@ -112,7 +112,7 @@ t.test('proxied requests move the per-replica counters, the histogram and /stats
 })
 
 t.test('a replica that stops answering shows as a retry, an error, a missed heartbeat and a respawn', async t => {
-  const driver = new ProcessDriver({ host: '127.0.0.1', startTimeoutMs: 10_000, stopTimeoutMs: 500 })
+  const driver = new ProcessDriver({ host: '127.0.0.1', startTimeoutMs: 30_000, stopTimeoutMs: 500 })
   const broken = await build(t, { LB_PROXY_TIMEOUT_MS: '300', LB_HEARTBEAT_MS: '100' }, { driver })
   const victim = 'server-1'
   const id = await idFor(broken, victim)
