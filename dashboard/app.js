@@ -4,9 +4,10 @@
 
 const POLL_MS = 1000
 const SPARK_POINTS = 60
+const MAX_EVENTS = 10
 const TOKEN_KEY = 'ringlb.adminToken'
 const SVG = 'http://www.w3.org/2000/svg'
-// Okabe-Ito and Tableau hues: distinct on a dark background, by numeric server id
+// hues that stay apart on the dark background; picked by numeric server id, so a replica keeps its colour
 const PALETTE = ['#38bdf8', '#f59e0b', '#34d399', '#f472b6', '#a78bfa', '#fb7185', '#facc15', '#2dd4bf', '#60a5fa', '#fb923c', '#a3e635', '#e879f9']
 const CAPTIONS = {
   maglev: 'Outer ring: the owner of each part of the key space (Maglev lookup table, each replica spread all around it). Inner ring: each replica\'s total share.',
@@ -26,7 +27,6 @@ let totalRate = 0
 const history = []
 let ringSignature = ''
 let lastUpdate = 0
-const MAX_EVENTS = 10
 const rows = new Map() // hostname -> <tr>
 let replicaIds = new Map() // hostname -> numeric id, for colours
 
@@ -55,6 +55,8 @@ function askToken (reason) {
   const dialog = $('token-dialog')
   $('token-reason').textContent = reason
   $('token-input').value = ''
+  // Escape closes the dialog without a new return value: clear the last one
+  dialog.returnValue = ''
   dialog.showModal()
   return new Promise((resolve, reject) => {
     const done = () => {
