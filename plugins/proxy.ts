@@ -85,6 +85,7 @@ export default fp(async (app) => {
         replicas.reportFailure(hostname)
         const next = retried || !IDEMPOTENT.has(request.method) ? undefined : ring.preference(key).find(r => r !== replica)
         if (next !== undefined) {
+          app.metrics.retried(hostname)
           forward(request, reply, key, next, true)
           return
         }
@@ -111,4 +112,4 @@ export default fp(async (app) => {
     scope.all('/', handler)
     scope.all('/*', handler)
   })
-}, { name: 'proxy', dependencies: ['config', 'ring', 'replicas'] })
+}, { name: 'proxy', dependencies: ['config', 'ring', 'replicas', 'metrics'] })
