@@ -307,7 +307,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
         if (this.closed || this.replicas.get(replica.hostname) !== replica) return
         this.replicas.delete(replica.hostname)
         try {
-          await this.options.driver.remove(replica.hostname)
+          await this.options.driver.remove(replica.hostname, { force: true })
           const fresh = await this.startOne(replica, replica)
           fresh.restarts++
           this.join(fresh)
@@ -315,7 +315,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
           this.options.log.info({ replica: fresh.hostname, restarts: fresh.restarts }, 'replica replaced')
         } catch (err) {
           this.options.log.error({ replica: replica.hostname, err }, 'could not replace replica; will retry')
-          await this.options.driver.remove(replica.hostname).catch(() => {})
+          await this.options.driver.remove(replica.hostname, { force: true }).catch(() => {})
           this.replicas.set(replica.hostname, replica)
           replica.healthySince = Date.now()
           this.respawn(replica)
