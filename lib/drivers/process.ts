@@ -114,8 +114,13 @@ export class ProcessDriver implements Driver {
   private async stop (child: ChildProcess, force: boolean): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = once(child, 'exit')
-    // a hung or SIGSTOPped child never acts on SIGTERM
-    child.kill(force ? 'SIGKILL' : 'SIGTERM')
+    if (force) {
+      child.kill('SIGKILL')
+    } else {
+      child.kill('SIGTERM')
+      // a frozen (SIGSTOPped) replica must wake up to act on SIGTERM
+      child.kill('SIGCONT')
+    }
     const timer = setTimeout(() => child.kill('SIGKILL'), this.options.stopTimeoutMs ?? 5000)
     await exited
     clearTimeout(timer)
