@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { BalancerProcess, freePort } from './balancer.js'
-import { type Victim, type Victims, dockerVictims, pidRunning, processVictims } from './victims.js'
+import { type Victim, type Victims, dockerMissing, dockerVictims, pidRunning, processVictims } from './victims.js'
 
 export interface ChaosOptions {
   driver: 'process' | 'docker'
@@ -102,13 +102,19 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => {})
   const instance = `chaos-${randomBytes(4).toString('hex')}`
   const port = options.port === 0 ? await freePort() : options.port
+  if (options.driver === 'docker') {
+    const missing = await dockerMissing(options.env?.LB_IMAGE ?? 'ringlb:latest')
+    if (missing !== undefined) throw new Error(`chaos --driver docker: ${missing}`)
+  }
   const balancer = BalancerProcess.start({
     LB_DRIVER: options.driver,
     LB_REPLICAS: String(options.replicas),
+    // this run's own containers: labelled and named by the instance, removed at the end
     LB_INSTANCE: instance,
+    ...(options.driver === 'docker' ? { LB_CONTAINER_PREFIX: `${instance}-` } : {}),
     ...options.env
   }, port)
-  const victims: Victims = options.driver === 'docker' ? dockerVictims(`ringlb.instance=${instance}`) : processVictims(balancer.pid)
+  const victims: Victims = options.driver === 'docker' ? dockerVictims(instance) : processVictims(balancer.pid)
   try {
     await balancer.ready(options.replicas, options.driver === 'docker' ? 120_000 : 30_000)
     const interval = options.interval ?? options.duration / (options.kills + 1)

@@ -66,13 +66,30 @@ export function processVictims (balancerPid: number): Victims {
   }
 }
 
-/** Docker driver: `docker kill` a replica container, found by the balancer instance's label. */
-export function dockerVictims (label: string): Victims {
-  const docker = async (...args: string[]): Promise<string> => (await run('docker', args)).stdout.trim()
+const docker = async (...args: string[]): Promise<string> => (await run('docker', args)).stdout.trim()
+
+/** Why the docker chaos run cannot start (no engine, no image), or undefined. */
+export async function dockerMissing (image: string): Promise<string | undefined> {
+  try {
+    await docker('info', '--format', '{{.ServerVersion}}')
+  } catch (err) {
+    return `no Docker engine: ${(err as Error).message.split('\n')[0]}`
+  }
+  try {
+    await docker('image', 'inspect', '--format', '{{.Id}}', image)
+  } catch {
+    return `the image ${image} is missing: build it with make build`
+  }
+  return undefined
+}
+
+/** Docker driver: `docker kill` a replica container, found by the balancer instance's label; its hostname is in a label too. */
+export function dockerVictims (instance: string): Victims {
+  const label = `ringlb.instance=${instance}`
   return {
     kind: 'docker',
     list: async () => {
-      const out = await docker('ps', '--filter', `label=${label}`, '--format', '{{.ID}} {{.Names}}')
+      const out = await docker('ps', '--filter', `label=${label}`, '--format', '{{.ID}} {{.Label "ringlb.hostname"}}')
       return out === '' ? [] : out.split('\n').map(line => {
         const [ref, hostname] = line.split(' ')
         return { ref, hostname }

@@ -1,0 +1,36 @@
+import t, { type Test } from 'tap'
+import { type ChaosOptions, failures, runChaos } from '../scripts/chaos/run.js'
+import { dockerMissing } from '../scripts/chaos/victims.js'
+
+/**
+ * A short chaos run: a few seconds of load, two replicas killed. How fast the
+ * count is back is a figure for `npm run chaos` to print; here it only has to
+ * come back, on a machine that may be busy.
+ */
+const short: ChaosOptions = { driver: 'process', duration: 5, connections: 10, kills: 2, replicas: 3, port: 0, recoverMs: 30_000 }
+
+async function checkRun (t: Test, options: ChaosOptions): Promise<void> {
+  const report = await runChaos(options)
+  t.same(failures(report, options), [], 'no failed request, every kill made and recovered in time, clean exit')
+  t.ok(report.ok > 0, `${report.ok} requests answered 2xx`)
+  t.equal(report.non2xx, 0, 'no non-2xx answer')
+  t.equal(report.errors, 0, 'no request error')
+  t.equal(report.kills.length, options.kills, `${options.kills} replicas killed`)
+  for (const kill of report.kills) {
+    t.ok(kill.ringUpdateMs !== undefined, `${kill.hostname} left the ring after ${kill.ringUpdateMs} ms`)
+    t.ok(kill.backToTargetMs !== undefined && kill.backToTargetMs <= options.recoverMs, `count back to ${options.replicas} after ${kill.backToTargetMs} ms`)
+  }
+  t.equal(report.exitCode, 0, 'the balancer exits 0 on SIGTERM')
+  t.same(report.leftovers, [], 'no replica process left behind')
+}
+
+t.test('chaos, process driver: replicas killed under load, no request lost', async t => {
+  await checkRun(t, short)
+})
+
+// in CI the docker run is required: a missing engine or image fails it instead of skipping it
+const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
+const noDocker = inCi ? undefined : await dockerMissing('ringlb:latest')
+t.test('chaos, docker driver: containers killed under load, no request lost', { skip: noDocker }, async t => {
+  await checkRun(t, { ...short, driver: 'docker' })
+})
