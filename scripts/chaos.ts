@@ -55,6 +55,8 @@ const report = await runChaos(options)
 const codes = Object.entries(report.statusCodes).map(([code, n]) => `${code}: ${n}`).join(', ')
 console.log(`requests: ${report.sent} sent, ${report.completed} completed, ${report.ok} 2xx, ${report.non2xx} non-2xx, ${report.errors} errors (${report.timeouts} timeouts) [${codes}]`)
 for (const sample of report.errorSamples) console.log(`  error: ${sample}`)
+console.log(`balancer: exit code ${report.exitCode} on SIGTERM; ${report.afterStop.length} replicas still running after it` +
+  (options.driver === 'docker' ? ' (containers are kept for adoption; this run removes them now)' : ''))
 const problems = failures(report, options)
 if (problems.length === 0) {
   console.log(`PASS: 0 failed requests, ${report.kills.length} kills, each back to ${options.replicas} replicas within ${options.recoverMs} ms; the balancer stopped with code 0`)

@@ -39,6 +39,7 @@ export interface KillRecord {
 }
 
 export interface ChaosReport {
+  driver: ChaosOptions['driver']
   url: string
   sent: number
   completed: number
@@ -52,8 +53,8 @@ export interface ChaosReport {
   kills: KillRecord[]
   /** the balancer's exit code after SIGTERM */
   exitCode: number | null
-  /** replicas still running after the balancer stopped (process driver: must be none) */
-  leftovers: string[]
+  /** replicas still running after the balancer stopped: none for processes, all of them for containers (kept for adoption) */
+  afterStop: string[]
   balancerLogs: string[]
 }
 
@@ -68,7 +69,7 @@ export function failures (report: ChaosReport, options: Pick<ChaosOptions, 'kill
     }
   }
   if (report.exitCode !== 0) problems.push(`the balancer exited with code ${report.exitCode} on SIGTERM`)
-  if (report.leftovers.length > 0) problems.push(`replica processes still running after the balancer stopped: ${report.leftovers.join(', ')}`)
+  if (report.driver === 'process' && report.afterStop.length > 0) problems.push(`replica processes still running after the balancer stopped: ${report.afterStop.join(', ')}`)
   return problems
 }
 
@@ -154,7 +155,11 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
     const statusCodes = Object.fromEntries(Object.entries(res.statusCodeStats ?? {}).map(([code, { count }]) => [code, Number(count ?? 0)]))
     const before = await victims.list()
     const exitCode = await balancer.stop()
+    const afterStop = victims.kind === 'process'
+      ? before.filter(v => pidRunning(Number(v.ref))).map(v => v.hostname)
+      : (await victims.list()).map(v => v.hostname)
     return {
+      driver: options.driver,
       url: balancer.url,
       sent: res.requests.sent,
       completed: res.requests.total,
@@ -166,7 +171,7 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
       statusCodes,
       kills,
       exitCode,
-      leftovers: victims.kind === 'process' ? before.filter(v => pidRunning(Number(v.ref))).map(v => v.hostname) : [],
+      afterStop,
       balancerLogs: balancer.logs()
     }
   } finally {
