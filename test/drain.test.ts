@@ -35,8 +35,9 @@ t.test('/rm takes the replica out of the ring first, lets its in-flight request 
   const done = await removal
   t.equal(done.statusCode, 200)
   t.same(done.json(), { message: { N: 2, replicas: ['server-0', 'server-2'] }, status: 'successful' })
-  const stoppedAt = driver.events.find(e => e.type === 'remove' && e.hostname === 'server-1')?.at ?? 0
-  t.ok(stoppedAt >= slowDoneAt, 'stopped only after the request finished')
+  const removed = driver.events.find(e => e.type === 'remove' && e.hostname === 'server-1')
+  t.ok((removed?.at ?? 0) >= slowDoneAt, 'stopped only after the request finished')
+  t.equal(removed?.force, false, 'asked to stop, not killed')
 })
 
 t.test('the drain wait is bounded by LB_DRAIN_MS', async t => {

@@ -113,4 +113,5 @@ t.test('a replica that stops answering leaves the ring after the configured miss
   await once(manager, 'respawn')
   t.ok(manager.ring.has('server-1'), 'replaced under the same name')
   t.equal(creates(driver, 'server-1').length, 2)
+  t.same(driver.events.filter(e => e.type === 'remove').map(e => [e.hostname, e.force]), [['server-1', true]], 'the hung replica was killed, not asked to stop')
 })

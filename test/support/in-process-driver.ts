@@ -16,6 +16,8 @@ export interface DriverEvent {
   type: 'create' | 'remove' | 'kill'
   hostname: string
   at: number
+  /** remove: killed at once rather than stopped */
+  force?: boolean
 }
 
 /**
@@ -54,10 +56,10 @@ export class InProcessDriver implements Driver {
     return record.handle
   }
 
-  async remove (hostname: string): Promise<void> {
+  async remove (hostname: string, { force = false }: { force?: boolean } = {}): Promise<void> {
     const record = this.running.get(hostname)
     if (record === undefined) return
-    this.events.push({ type: 'remove', hostname, at: Date.now() })
+    this.events.push({ type: 'remove', hostname, at: Date.now(), force })
     this.running.delete(hostname)
     await record.app.close()
   }
