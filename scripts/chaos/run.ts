@@ -132,12 +132,16 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
         requests: [{ setupRequest: request => ({ ...request, path: `/home?id=${randomId()}` }) }]
       }, (err, res) => { if (err !== null && err !== undefined) reject(err); else resolve(res) })
     })
+    // awaited after the kills; a setup error must not go unhandled meanwhile
+    result.catch(() => {})
     load.on('reqError', (err: Error) => { if (errorSamples.length < 10) errorSamples.push(err.message) })
     const loadStart = performance.now()
 
     const kills: KillRecord[] = []
     for (let i = 0; i < options.kills; i++) {
       const due = loadStart + (i + 1) * interval * 1000
+      // a kill after the load ended would prove nothing: it counts as not made
+      if (due >= loadStart + options.duration * 1000) break
       await sleep(Math.max(0, due - performance.now()))
       const alive = await victims.list()
       if (alive.length === 0) break
