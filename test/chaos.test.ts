@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { type ChaosOptions, failures, runChaos } from '../scripts/chaos/run.js'
+import { type ChaosOptions, type ChaosReport, failures, runChaos } from '../scripts/chaos/run.js'
 import { dockerMissing } from '../scripts/chaos/victims.js'
 
 /**
@@ -24,6 +24,24 @@ async function checkRun (t: Test, options: ChaosOptions): Promise<void> {
   if (options.driver === 'process') t.same(report.afterStop, [], 'no replica process left behind')
   else t.equal(report.afterStop.length, options.replicas, 'the containers are kept running for the next balancer to adopt')
 }
+
+t.test('the chaos verdict: any failed request, missing kill, slow recovery, bad exit or leftover process fails the run', async t => {
+  const clean: ChaosReport = {
+    driver: 'process', url: '', sent: 100, completed: 100, ok: 100, non2xx: 0, errors: 0, timeouts: 0, errorSamples: [], statusCodes: { 200: 100 },
+    kills: [{ hostname: 'server-0', ref: '1', at: 1, ringUpdateMs: 20, backToTargetMs: 900 }],
+    exitCode: 0, afterStop: [], balancerLogs: []
+  }
+  const options = { kills: 1, recoverMs: 5000 }
+  t.same(failures(clean, options), [])
+  t.match(failures({ ...clean, non2xx: 1 }, options), [/1 requests failed/])
+  t.match(failures({ ...clean, errors: 2 }, options), [/2 requests failed/])
+  t.match(failures(clean, { ...options, kills: 2 }), [/only 1 of 2 kills/])
+  t.match(failures({ ...clean, kills: [{ ...clean.kills[0], backToTargetMs: 5001 }] }, options), [/not back to target within 5000 ms/])
+  t.match(failures({ ...clean, kills: [{ ...clean.kills[0], backToTargetMs: undefined }] }, options), [/not back to target/])
+  t.match(failures({ ...clean, exitCode: 1 }, options), [/exited with code 1/])
+  t.match(failures({ ...clean, afterStop: ['server-1'] }, options), [/still running after the balancer stopped: server-1/])
+  t.same(failures({ ...clean, driver: 'docker', afterStop: ['server-0', 'server-1'] }, options), [], 'containers are kept by design')
+})
 
 t.test('chaos, process driver: replicas killed under load, no request lost', async t => {
   await checkRun(t, short)
