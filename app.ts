@@ -3,6 +3,7 @@ import type { Config } from './lib/config.js'
 import type { Driver } from './lib/drivers/index.js'
 import { LbError } from './lib/errors.js'
 import configPlugin from './plugins/config.js'
+import gracefulClose from './plugins/graceful-close.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import proxyPlugin from './plugins/proxy.js'
@@ -66,6 +67,7 @@ export default async function ringlb (app: FastifyInstance, opts: AppOptions): P
 
   await app.register(openapiPlugin)
   await app.register(configPlugin, { config: opts.config, env: opts.env })
+  await app.register(gracefulClose)
   await app.register(ringPlugin)
   await app.register(replicasPlugin, { driver: opts.driver })
   await app.register(ringViewPlugin)

@@ -73,6 +73,8 @@ export default fp(async (app) => {
     reply.from(undefined, {
       getUpstream: () => replica.url,
       timeout: config.LB_PROXY_TIMEOUT_MS,
+      // reply-from would resend a GET answered 503 up to 10 times, after the replica's Retry-After: a replica's 5xx is its answer
+      retryDelay: () => null,
       ...bodyOf(request),
       onError: (_reply, { error }) => {
         reply.raw.off('close', release)

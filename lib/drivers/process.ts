@@ -84,11 +84,11 @@ export class ProcessDriver implements Driver {
     return handle
   }
 
-  async remove (hostname: string): Promise<void> {
+  async remove (hostname: string, { force = false }: { force?: boolean } = {}): Promise<void> {
     const record = this.children.get(hostname)
     if (record === undefined) return
     record.stopping = true
-    await this.stop(record.child)
+    await this.stop(record.child, force)
     this.children.delete(hostname)
   }
 
@@ -127,12 +127,16 @@ export class ProcessDriver implements Driver {
     })
   }
 
-  private async stop (child: ChildProcess): Promise<void> {
+  private async stop (child: ChildProcess, force: boolean): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = once(child, 'exit')
-    child.kill('SIGTERM')
-    // a frozen (SIGSTOPped) replica must wake up to act on SIGTERM
-    child.kill('SIGCONT')
+    if (force) {
+      child.kill('SIGKILL')
+    } else {
+      child.kill('SIGTERM')
+      // a frozen (SIGSTOPped) replica must wake up to act on SIGTERM
+      child.kill('SIGCONT')
+    }
     const timer = setTimeout(() => child.kill('SIGKILL'), this.options.stopTimeoutMs ?? 5000)
     await exited
     clearTimeout(timer)
