@@ -68,7 +68,7 @@ async function setUp (): Promise<Target[]> {
   ]
   for (const [name, env] of schemes) {
     if (!wanted(name)) continue
-    const balancer = await startBalancer(env)
+    const balancer = await startBalancer(env, join(dir, `${name}.log`))
     children.push(balancer.child)
     targets.push({ name, url: balancer.url })
   }

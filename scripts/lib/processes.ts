@@ -1,5 +1,7 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { closeSync, openSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
@@ -25,14 +27,16 @@ export interface Running {
   port: number
 }
 
-/** A replica server (dist/replica/server.js) on a kernel-chosen loopback port, which it reports over IPC. */
+/** A replica server (dist/replica/server.js) on a kernel-chosen loopback port. */
 export async function startReplica (serverId: number): Promise<Running> {
-  const child = fork(REPLICA_ENTRY, [], {
-    env: { ...process.env, SERVER_ID: String(serverId), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
-  })
+  return await forkServer(REPLICA_ENTRY, { SERVER_ID: String(serverId), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' })
+}
+
+/** A Node server that reports its kernel-chosen port over IPC (`{ port }`), as replicas do. */
+export async function forkServer (entry: string, env: Record<string, string>): Promise<Running> {
+  const child = fork(entry, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', code => { reject(new Error(`replica ${serverId} exited before listening (code ${code})`)) })
+    child.once('exit', code => { reject(new Error(`${entry} exited before listening (code ${code})`)) })
     child.on('message', (message) => {
       const port = (message as { port?: unknown } | null)?.port
       if (typeof port === 'number') resolve(port)
@@ -43,33 +47,35 @@ export async function startReplica (serverId: number): Promise<Running> {
 }
 
 /**
- * `node dist/server.js` on a kernel-chosen loopback port, with its own process
- * replicas. The port is read from Fastify's "Server listening at" log line.
+ * `node dist/server.js` with its own process replicas on a free loopback port,
+ * ready once it answers /heartbeat (it listens only after its replicas are up).
+ * It logs to `logFile`, as a service logs to a file or journal: a pipe that
+ * this busy script drains late would stall the balancer's synchronous log writes.
  */
-export async function startBalancer (env: Record<string, string>, nodeArgs: string[] = []): Promise<Running> {
+export async function startBalancer (env: Record<string, string>, logFile: string, nodeArgs: string[] = []): Promise<Running> {
+  const port = await freePort()
+  // the default log levels (balancer info, replicas warn), as `npm start` runs it, unless `env` says otherwise
+  const { LOG_LEVEL: _ignored, ...inherited } = process.env
+  const log = openSync(logFile, 'w')
   const child = spawn(process.execPath, [...nodeArgs, BALANCER_ENTRY], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit']
+    env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', log, log]
   })
-  const port = await new Promise<number>((resolve, reject) => {
-    let seen = ''
-    const timer = setTimeout(() => { reject(new Error(`balancer did not listen within 60 s; output: ${seen.slice(-2000)}`)) }, 60_000)
-    child.once('exit', code => { clearTimeout(timer); reject(new Error(`balancer exited before listening (code ${code}): ${seen.slice(-2000)}`)) })
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (seen.length < 100_000) seen += chunk.toString()
-      const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(seen)
-      if (match !== null) {
-        clearTimeout(timer)
-        // from here on its log is not needed, but the pipe must keep draining
-        child.stdout?.removeAllListeners('data')
-        child.stdout?.resume()
-        seen = ''
-        resolve(Number(match[1]))
-      }
-    })
-  })
-  child.removeAllListeners('exit')
+  closeSync(log)
+  await waitUntilAccepting(child, port, 60_000, async () => await readFile(logFile, 'utf8'))
   return { child, port, url: `http://127.0.0.1:${port}` }
+}
+
+async function waitUntilAccepting (child: ChildProcess, port: number, timeoutMs: number, output: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null) throw new Error(`${String(child.spawnfile)} exited with code ${child.exitCode}: ${(await output()).slice(-2000)}`)
+    if (Date.now() > deadline) {
+      await stop(child)
+      throw new Error(`${String(child.spawnfile)} did not listen on ${port} within ${timeoutMs} ms: ${(await output()).slice(-2000)}`)
+    }
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
 }
 
 /** Stops a process this script started, by its PID: `signal` first, SIGKILL after `graceMs`. */
@@ -87,15 +93,7 @@ export async function startForeground (command: string, args: string[], port: nu
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { if (stderr.length < 10_000) stderr += chunk.toString() })
-  const deadline = Date.now() + 10_000
-  while (!(await accepts(port))) {
-    if (child.exitCode !== null) throw new Error(`${command} exited with code ${child.exitCode}: ${stderr}`)
-    if (Date.now() > deadline) {
-      await stop(child)
-      throw new Error(`${command} did not listen on ${port} within 10 s: ${stderr}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
+  await waitUntilAccepting(child, port, 10_000, async () => stderr)
   return child
 }
 
