@@ -2,6 +2,11 @@ import { type Static, Type } from '@sinclair/typebox'
 import envSchema from 'env-schema'
 import { isPrime } from './rings/maglev.js'
 
+/** A string setting with a fixed set of values (one readable error, unlike a union of literals). */
+function oneOf<const T extends string> (values: readonly T[], defaultValue?: T) {
+  return Type.Unsafe<T>({ type: 'string', enum: values, ...(defaultValue === undefined ? {} : { default: defaultValue }) })
+}
+
 /**
  * Every setting ringlb reads, from the environment, validated once at start.
  * Defaults are the contract's (SPEC §5); the README lists them all.
@@ -9,10 +14,10 @@ import { isPrime } from './rings/maglev.js'
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
-  LB_DRIVER: Type.Union([Type.Literal('process'), Type.Literal('docker')], { default: 'process' }),
+  LB_DRIVER: oneOf(['process', 'docker'], 'process'),
   LB_REPLICAS: Type.Integer({ minimum: 0, default: 3 }),
   LB_MAX_REPLICAS: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
-  LB_HASH: Type.Union([Type.Literal('maglev'), Type.Literal('ring'), Type.Literal('assignment')], { default: 'maglev' }),
+  LB_HASH: oneOf(['maglev', 'ring', 'assignment'], 'maglev'),
   LB_SLOTS: Type.Integer({ minimum: 2, maximum: 1 << 20, default: 512 }),
   LB_VNODES: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
   LB_MAGLEV_TABLE: Type.Integer({ minimum: 3, maximum: 10_000_019, default: 65537 }),
@@ -30,7 +35,7 @@ export const ConfigSchema = Type.Object({
   LB_REPLICA_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   LB_IMAGE: Type.String({ minLength: 1, default: 'ringlb:latest' }),
   LB_NETWORK: Type.Optional(Type.String({ minLength: 1 })),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
 })
 
 export type RawConfig = Static<typeof ConfigSchema>
@@ -47,13 +52,21 @@ export class ConfigError extends Error {
   }
 }
 
+/** env-schema's message, without its `env/` prefix and with the allowed values spelled out. */
+function explain (message: string): string {
+  const text = message.replace(/^env\/?/, '')
+  const name = /^(\w+) must be equal to one of the allowed values/.exec(text)?.[1]
+  const allowed = (ConfigSchema.properties as Record<string, { enum?: string[] }>)[name ?? '']?.enum
+  return allowed === undefined ? text : `${name} must be one of ${allowed.join(', ')}`
+}
+
 /** Reads and checks the configuration; a bad value throws a ConfigError naming the variable. */
 export function loadConfig (env: Record<string, string | undefined>): Config {
   let raw: RawConfig
   try {
     raw = envSchema<RawConfig>({ schema: ConfigSchema, data: env, dotenv: false })
   } catch (err) {
-    throw new ConfigError(`invalid configuration: ${(err as Error).message.replace(/^env\/?/, '')}`)
+    throw new ConfigError(`invalid configuration: ${explain((err as Error).message)}`)
   }
   const config: Config = { ...raw, LB_VNODES: raw.LB_VNODES ?? Math.floor(Math.log2(raw.LB_SLOTS)) }
   if (config.LB_REPLICAS > config.LB_MAX_REPLICAS) {

@@ -176,7 +176,8 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
   async close ({ keepReplicas }: { keepReplicas: boolean }): Promise<void> {
     this.closed = true
     clearInterval(this.timer)
-    this.queue.kill()
+    // a change under way finishes first (pending respawns see `closed` and do nothing)
+    await this.queue.drained()
     await this.options.driver.close({ keepReplicas })
   }
 

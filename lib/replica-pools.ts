@@ -12,7 +12,8 @@ export class ReplicaPools extends Dispatcher {
     super()
   }
 
-  get size (): number { return this.pools.size }
+  /** The origins that have a pool now. */
+  origins (): string[] { return [...this.pools.keys()] }
 
   dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const origin = String(options.origin)

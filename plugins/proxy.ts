@@ -7,6 +7,13 @@ import type { Replica } from '../lib/replica-manager.js'
 import { ReplicaPools } from '../lib/replica-pools.js'
 import { requestKey } from '../lib/request-key.js'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the connection pools to the replicas, one per replica origin */
+    upstreams: ReplicaPools
+  }
+}
+
 /** Methods safe to send twice: a failed attempt is retried on the next replica. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
@@ -44,6 +51,7 @@ export default fp(async (app) => {
   const { ring, replicas, config } = app
   const load = replicas.load
   const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
+  app.decorate('upstreams', pools)
   replicas.on('leave', (replica) => { void pools.release(replica.url) })
   app.addHook('onClose', async () => { await pools.close() })
 

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import ringlb, { type AppOptions, options } from '../app.js'
 
 /** Settings for tests: fast heartbeats, quiet logs, and whatever the test overrides. */
@@ -17,7 +18,8 @@ interface Teardown { teardown: (fn: () => unknown) => void }
 /** Builds the balancer (real replica processes unless a driver is given), ready, closed when the test ends. */
 export async function build (t: Teardown, env: Record<string, string> = {}, extra: Omit<AppOptions, 'env'> = {}): Promise<FastifyInstance> {
   const app = Fastify(options)
-  await app.register(ringlb, { env: testEnv(env), ...extra })
+  // fp() lifts the app's decorators (ring, replicas, config) to the instance tests hold
+  await app.register(fp(ringlb), { env: testEnv(env), ...extra })
   t.teardown(async () => await app.close())
   await app.ready()
   return app

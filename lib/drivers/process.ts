@@ -115,6 +115,8 @@ export class ProcessDriver implements Driver {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = once(child, 'exit')
     child.kill('SIGTERM')
+    // a frozen (SIGSTOPped) replica must wake up to act on SIGTERM
+    child.kill('SIGCONT')
     const timer = setTimeout(() => child.kill('SIGKILL'), this.options.stopTimeoutMs ?? 5000)
     await exited
     clearTimeout(timer)
