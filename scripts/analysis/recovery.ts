@@ -19,10 +19,11 @@ export async function exerciseEndpoints (pool: Pool): Promise<EndpointRow[]> {
   await record('GET', '/rep')
   await record('POST', '/add', { n: 1, hostnames: ['a3-extra'] })
   const mapped = JSON.parse(await record('GET', '/map_request?id=123456')) as { hostname: string }
+  const started = performance.now()
   const { statusCode, headers, body } = await pool.request({ method: 'GET', path: '/home?id=123456' })
   const greeting = await body.text()
   const servedBy = String(headers['x-ringlb-replica'])
-  rows.push({ request: 'GET /home?id=123456', status: statusCode, ms: Number.NaN, answer: `${greeting} (x-ringlb-replica: ${servedBy})` })
+  rows.push({ request: 'GET /home?id=123456', status: statusCode, ms: performance.now() - started, answer: `${greeting} (x-ringlb-replica: ${servedBy})` })
   if (servedBy !== mapped.hostname) throw new Error(`/map_request named ${mapped.hostname} but /home was served by ${servedBy}`)
   await record('DELETE', '/rm', { n: 1, hostnames: ['a3-extra'] })
   await record('GET', '/rep')

@@ -25,7 +25,7 @@ export interface AnalysisResults {
 }
 
 const pct = (part: number, whole: number): string => `${(100 * part / whole).toFixed(1)}%`
-const ms = (value: number): string => Number.isNaN(value) ? '–' : `${value.toFixed(1)} ms`
+const ms = (value: number): string => `${value.toFixed(1)} ms`
 
 function skew (run: SchemeRun['runs'][number], requests: number): { min: number, max: number, ratio: number } {
   const loads = run.counts.map(c => c.requests)
@@ -33,7 +33,7 @@ function skew (run: SchemeRun['runs'][number], requests: number): { min: number,
   return { min: Math.min(...loads), max, ratio: max / (requests / run.N) }
 }
 
-function reading (scheme: SchemeRun, requests: number): string {
+function reading (scheme: SchemeRun, requests: number, concurrencyNote: number): string {
   const n3 = scheme.runs.find(r => r.N === 3)
   const ratios = scheme.runs.map(r => skew(r, requests).ratio)
   const range = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`
@@ -50,8 +50,11 @@ function reading (scheme: SchemeRun, requests: number): string {
       return `${share}Max/mean is ${range}: 160 points per replica on a 32-bit ring leave arcs of unequal total length, ` +
         'a few percent worse than Maglev, in exchange for moving only the keys of the replica that changed.'
     default:
-      return `${share}Max/mean is ${range}. Bounded loads (factor 1.25) cap a replica's *in-flight* requests at 1.25× the average, ` +
-        'so with the hash already even it changes little here; it matters when some ids are hot or a replica is slow.'
+      return `${share}Max/mean is ${range}. Bounded loads (factor 1.25) cap each replica's *in-flight* requests at 1.25× the average in flight ` +
+        `(up to ${concurrencyNote} here), sending a request whose owner is at its cap to the next replica in the preference order. ` +
+        'So the counts follow how quickly each replica answers as well as the hash: a replica that is momentarily slower holds more requests in flight ' +
+        'and sheds ids to the others, and its total can drift from the hash\'s even split by up to the factor — the price of never letting one replica ' +
+        'be more than 1.25× busier than the average at any moment. It pays off when some ids are hot or a replica is slow.'
   }
 }
 
@@ -82,7 +85,7 @@ export function reportMarkdown (r: AnalysisResults): string {
   }
   out('', r.schemes.map(s => `![A-2 ${s.name}](a2-${s.name}.svg)`).join(' '), '')
   out('### Reading the charts', '')
-  for (const s of r.schemes) out(`- **${s.name}**: ${reading(s, r.requests)}`)
+  for (const s of r.schemes) out(`- **${s.name}**: ${reading(s, r.requests, r.concurrency)}`)
   const failed = r.schemes.flatMap(s => s.runs).reduce((n, x) => n + x.failures + Object.entries(x.statuses).filter(([code]) => code !== '200').reduce((m, [, c]) => m + c, 0), 0)
   out(`- Every one of the ${(r.schemes.length * r.schemes[0].runs.length * r.requests).toLocaleString('en')} requests was answered ${failed === 0 ? '200' : `— except ${failed}, which were not 200`}.`, '')
 
@@ -114,7 +117,7 @@ export function reportMarkdown (r: AnalysisResults): string {
     `| SIGKILL → back in \`/rep\` (a new process, same name and id, passed its heartbeat) | ${ms(rec.backInRingMs)} |`,
     `| /home requests sent meanwhile | ${rec.requests} |`,
     `| of which not answered 200 | ${bad} |`, '',
-    `The balancer learns of a process replica's death from the child's exit at once, so it leaves the ring within milliseconds; ` +
+    `The balancer learns of a process replica's death from the child's exit at once, so it leaves the ring as soon as the exit is seen; ` +
     'the replacement is started under the same hostname and id and joins once it answers its first heartbeat. ' +
     (bad === 0
       ? 'No request failed: a request caught on the dying replica is retried once on the next replica in the preference order.'
