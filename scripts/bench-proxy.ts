@@ -27,7 +27,7 @@ try {
   children.push(...replicas.map(r => r.child))
   const upstreams = replicas.map(r => r.url).join(',')
   const targets = []
-  for (const lib of (process.env.PROXY_LIBS ?? 'reply-from,http-proxy').split(',')) {
+  for (const lib of ['reply-from', 'http-proxy']) {
     const proxy = await forkServer(PROXY_SERVER, { PROXY_LIB: lib, UPSTREAMS: upstreams })
     children.push(proxy.child)
     targets.push({ name: lib, url: proxy.url })

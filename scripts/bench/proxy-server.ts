@@ -24,33 +24,6 @@ if (lib === 'http-proxy') {
 } else if (lib === 'reply-from') {
   await app.register(replyFrom, { undici: pools })
   app.all('/*', (request, reply) => reply.from(request.url, { getUpstream: () => getUpstream(request) }))
-} else if (lib === 'lean-request') {
-  const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host'])
-  const strip = (headers: Record<string, unknown>): Record<string, any> => {
-    const out: Record<string, any> = {}
-    for (const k in headers) if (!HOP.has(k)) out[k] = headers[k]
-    return out
-  }
-  app.all('/*', (request, reply) => {
-    pools.request({ origin: getUpstream(request), path: request.url, method: request.method as 'GET', headers: strip(request.headers) }).then(
-      res => reply.code(res.statusCode).headers(strip(res.headers)).send(res.body),
-      err => reply.code(502).send({ message: String(err) }))
-    return reply
-  })
-} else if (lib === 'undici-stream') {
-  const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host'])
-  const strip = (headers: Record<string, unknown>): Record<string, any> => {
-    const out: Record<string, any> = {}
-    for (const k in headers) if (!HOP.has(k)) out[k] = headers[k]
-    return out
-  }
-  app.all('/*', (request, reply) => {
-    reply.hijack()
-    const res = reply.raw
-    pools.stream({ origin: getUpstream(request), path: request.url, method: request.method as 'GET', headers: strip(request.headers), opaque: res },
-      ({ statusCode, headers, opaque }) => { opaque.writeHead(statusCode, strip(headers)); return opaque },
-      (err) => { if (err !== null && !res.headersSent) { res.statusCode = 502; res.end() } })
-  })
 } else {
   throw new Error(`PROXY_LIB must be reply-from or http-proxy, got ${lib}`)
 }
