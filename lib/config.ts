@@ -35,7 +35,9 @@ export const ConfigSchema = Type.Object({
   LB_INSTANCE: Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$', default: 'ringlb' }),
   LB_REPLICA_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   LB_IMAGE: Type.String({ minLength: 1, default: 'ringlb:latest' }),
-  LB_NETWORK: Type.Optional(Type.String({ minLength: 1 })),
+  LB_NETWORK: Type.String({ minLength: 1, default: 'host' }),
+  LB_DOCKER_SOCKET: Type.String({ minLength: 1, default: '/var/run/docker.sock' }),
+  LB_CONTAINER_PREFIX: Type.String({ pattern: '^[a-zA-Z0-9_.-]{0,30}$', default: '' }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
 })
 

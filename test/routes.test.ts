@@ -182,3 +182,21 @@ t.test('body limit', async t => {
   t.same(res.json(), { message: '<Error> request body is larger than the limit (LB_BODY_LIMIT)', status: 'failure' })
   t.equal((await app.inject('/rep')).json().N, 1)
 })
+
+for (const scheme of ['maglev', 'ring', 'assignment']) {
+  t.test(`LB_HASH=${scheme}: /map_request names the replica /home reaches`, async t => {
+    const app = await build(t, { LB_HASH: scheme })
+    t.equal(app.ring.scheme, scheme)
+    for (const id of [1, 3, 17, 123456, 654321, 999999, 100000, 31337]) {
+      const mapping = (await app.inject(`/map_request?id=${id}`)).json()
+      const home = await app.inject(`/home?id=${id}`)
+      t.equal(home.headers['x-ringlb-replica'], mapping.hostname, `id ${id}`)
+      t.equal(home.json().message, `Hello from Server: ${mapping.mapped_server}`)
+    }
+    if (scheme === 'assignment') {
+      // hand-computed in test/assignment.test.ts: H(3) = 32 is server-2's slot, H(123456) = 145 wraps to server-0
+      t.same((await app.inject('/map_request?id=3')).json(), { request_id: 3, mapped_server: 2, hostname: 'server-2' })
+      t.same((await app.inject('/map_request?id=123456')).json(), { request_id: 123456, mapped_server: 0, hostname: 'server-0' })
+    }
+  })
+}

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js'
 import type { Driver } from './driver.js'
+import { DockerDriver } from './docker.js'
 import { ProcessDriver } from './process.js'
 
 export type { Driver, ReplicaExit, ReplicaHandle, ReplicaSpec } from './driver.js'
@@ -10,6 +11,13 @@ export function createDriver (config: Config): Driver {
     case 'process':
       return new ProcessDriver({ host: config.LB_REPLICA_HOST, startTimeoutMs: config.LB_READY_TIMEOUT_MS })
     case 'docker':
-      throw new Error('LB_DRIVER=docker is not available yet')
+      return new DockerDriver({
+        socketPath: config.LB_DOCKER_SOCKET,
+        image: config.LB_IMAGE,
+        network: config.LB_NETWORK,
+        instance: config.LB_INSTANCE,
+        namePrefix: config.LB_CONTAINER_PREFIX,
+        replicaHost: config.LB_REPLICA_HOST
+      })
   }
 }
