@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { cpuMs } from './lib/cpu.js'
 import { type Measurement, measure, median } from './lib/load.js'
 import { freePort, startBalancer, startForeground, startReplica, stop } from './lib/processes.js'
 import { findBinary, haproxy, nginx } from './bench/upstreams.js'
@@ -15,7 +16,7 @@ import { findBinary, haproxy, nginx } from './bench/upstreams.js'
 const { values: flags } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     only: { type: 'string' },
@@ -28,7 +29,8 @@ const rounds = Number(flags.rounds)
 const connections = Number(flags.connections)
 const only = flags.only?.split(',')
 
-interface Target { name: string, url: string }
+/** A target and the process whose CPU it costs: the proxy itself (with nginx's worker), not the replicas. */
+interface Target { name: string, url: string, pid: number, withChildren: boolean }
 
 const children: ChildProcess[] = []
 const dir = await mkdtemp(join(tmpdir(), 'ringlb-bench-'))
@@ -45,7 +47,7 @@ async function setUp (): Promise<Target[]> {
   const replicas = await Promise.all([0, 1, 2].map(async id => await startReplica(id)))
   children.push(...replicas.map(r => r.child))
   const replicaPorts = replicas.map(r => r.port)
-  if (wanted('direct')) targets.push({ name: 'direct', url: replicas[0].url })
+  if (wanted('direct')) targets.push({ name: 'direct', url: replicas[0].url, pid: replicas[0].child.pid as number, withChildren: false })
 
   for (const [name, build] of [['nginx', nginx], ['haproxy', haproxy]] as const) {
     if (!wanted(name)) continue
@@ -56,8 +58,9 @@ async function setUp (): Promise<Target[]> {
     }
     const port = await freePort()
     const upstream = await build(binary, dir, port, replicaPorts)
-    children.push(await startForeground(upstream.command, upstream.args, port))
-    targets.push({ name, url: `http://127.0.0.1:${port}` })
+    const server = await startForeground(upstream.command, upstream.args, port)
+    children.push(server)
+    targets.push({ name, url: `http://127.0.0.1:${port}`, pid: server.pid as number, withChildren: name === 'nginx' })
   }
 
   const schemes: Array<[string, Record<string, string>]> = [
@@ -70,16 +73,16 @@ async function setUp (): Promise<Target[]> {
     if (!wanted(name)) continue
     const balancer = await startBalancer(env, join(dir, `${name}.log`))
     children.push(balancer.child)
-    targets.push({ name, url: balancer.url })
+    targets.push({ name, url: balancer.url, pid: balancer.child.pid as number, withChildren: false })
   }
   return targets
 }
 
-function format (name: string, m: Measurement, base: Measurement | undefined): string {
+function format (name: string, m: Measurement, base: Measurement | undefined, us: number): string {
   const ratio = base === undefined ? '' : (m.rps / base.rps).toFixed(2)
   const p99Delta = base === undefined ? '' : `${m.p99 - base.p99 >= 0 ? '+' : ''}${(m.p99 - base.p99).toFixed(1)}`
   return [name.padEnd(22), m.rps.toFixed(0).padStart(8), m.p50.toFixed(1).padStart(7), m.p99.toFixed(1).padStart(7),
-    String(m.errors).padStart(7), ratio.padStart(9), p99Delta.padStart(12)].join(' ')
+    String(m.errors).padStart(7), ratio.padStart(9), p99Delta.padStart(12), us.toFixed(0).padStart(11)].join(' ')
 }
 
 try {
@@ -87,14 +90,18 @@ try {
   console.log(`load average before: ${one.toFixed(2)} ${five.toFixed(2)} ${fifteen.toFixed(2)}; ${rounds} rounds × ${warmup} s warm-up + ${duration} s, ${connections} connections`)
   const targets = await setUp()
   const runs = new Map<string, Measurement[]>(targets.map(t => [t.name, []]))
+  const cpu = new Map<string, number[]>(targets.map(t => [t.name, []]))
   for (let round = 0; round < rounds; round++) {
     // each round starts one target later, so no target always runs first or last
     const order = targets.map((_, i) => targets[(i + round) % targets.length])
     for (const target of order) {
       await measure(target.url, { connections, duration: warmup })
+      const before = cpuMs(target.pid, target.withChildren)
       const m = await measure(target.url, { connections, duration })
+      const us = (cpuMs(target.pid, target.withChildren) - before) * 1000 / (m.rps * duration)
       runs.get(target.name)?.push(m)
-      console.log(`round ${round + 1}/${rounds} ${target.name.padEnd(22)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}`)
+      cpu.get(target.name)?.push(us)
+      console.log(`round ${round + 1}/${rounds} ${target.name.padEnd(22)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}  ${us.toFixed(0)} µs CPU/request`)
     }
   }
   const results: Record<string, Measurement> = {}
@@ -107,9 +114,9 @@ try {
     }
   }
   const base = results.nginx
-  console.log(`\nmedians of ${rounds} rounds (errors: total over all rounds)`)
-  console.log(['target'.padEnd(22), 'req/s'.padStart(8), 'p50 ms'.padStart(7), 'p99 ms'.padStart(7), 'errors'.padStart(7), '×nginx'.padStart(9), 'p99−nginx'.padStart(12)].join(' '))
-  for (const [name, m] of Object.entries(results)) console.log(format(name, m, base))
+  console.log(`\nmedians of ${rounds} rounds (errors: total over all rounds; CPU: the proxy process itself, not the replicas)`)
+  console.log(['target'.padEnd(22), 'req/s'.padStart(8), 'p50 ms'.padStart(7), 'p99 ms'.padStart(7), 'errors'.padStart(7), '×nginx'.padStart(9), 'p99−nginx'.padStart(12), 'µs CPU/req'.padStart(11)].join(' '))
+  for (const [name, m] of Object.entries(results)) console.log(format(name, m, base, median(cpu.get(name) ?? [])))
   const [after1, after5, after15] = loadavg()
   console.log(`load average after: ${after1.toFixed(2)} ${after5.toFixed(2)} ${after15.toFixed(2)}`)
   await mkdir(join(flags.out, '..'), { recursive: true })

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { childPids } from '../lib/processes.js'
 
 /**
  * How the analysis reaches the replicas from outside the balancer, per driver:
@@ -16,9 +17,7 @@ export interface ReplicaControl {
 export function processControl (balancerPid: number): ReplicaControl {
   return {
     kill (hostname) {
-      const children = readdirSync(`/proc/${balancerPid}/task`).flatMap(task =>
-        readFileSync(`/proc/${balancerPid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
-      const pid = children.find(child => {
+      const pid = childPids(balancerPid).find(child => {
         try {
           return readFileSync(`/proc/${child}/environ`, 'utf8').split('\0').includes(`REPLICA_NAME=${hostname}`)
         } catch {
