@@ -111,6 +111,13 @@ export default fp(async (app) => {
       forward(request, reply, key, replica, false)
       return reply
     }
+    if (!config.LB_ACCESS_LOG) {
+      // Fastify's two log lines and a child logger per request cost more CPU than
+      // the forwarding itself: proxied requests share one logger that records warnings up
+      const level = ['error', 'fatal', 'silent'].includes(app.log.level) ? app.log.level : 'warn'
+      const quiet = app.log.child({ component: 'proxy' }, { level })
+      scope.setChildLoggerFactory(() => quiet)
+    }
     scope.all('/', handler)
     scope.all('/*', handler)
   })

@@ -1,0 +1,114 @@
+import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+/** The built app's entries, next to this script's own compiled tree (dist/scripts/lib → dist/). */
+export const BALANCER_ENTRY = fileURLToPath(new URL('../../server.js', import.meta.url))
+export const REPLICA_ENTRY = fileURLToPath(new URL('../../replica/server.js', import.meta.url))
+
+/** A free loopback port from the kernel, for servers (nginx, HAProxy) that cannot report the one they bound. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  await once(server, 'close')
+  if (address === null || typeof address !== 'object') throw new Error('no port from the kernel')
+  return address.port
+}
+
+export interface Running {
+  child: ChildProcess
+  url: string
+  port: number
+}
+
+/** A replica server (dist/replica/server.js) on a kernel-chosen loopback port. */
+export async function startReplica (serverId: number): Promise<Running> {
+  return await forkServer(REPLICA_ENTRY, { SERVER_ID: String(serverId), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' })
+}
+
+/** A Node server that reports its kernel-chosen port over IPC (`{ port }`), as replicas do. */
+export async function forkServer (entry: string, env: Record<string, string>): Promise<Running> {
+  const child = fork(entry, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', code => { reject(new Error(`${entry} exited before listening (code ${code})`)) })
+    child.on('message', (message) => {
+      const port = (message as { port?: unknown } | null)?.port
+      if (typeof port === 'number') resolve(port)
+    })
+  })
+  child.removeAllListeners('exit')
+  return { child, port, url: `http://127.0.0.1:${port}` }
+}
+
+/**
+ * `node dist/server.js` with its own process replicas on a free loopback port,
+ * ready once it answers /heartbeat (it listens only after its replicas are up).
+ * It logs to `logFile`, as a service logs to a file or journal: a pipe that
+ * this busy script drains late would stall the balancer's synchronous log writes.
+ */
+export async function startBalancer (env: Record<string, string>, logFile: string, nodeArgs: string[] = []): Promise<Running> {
+  const port = await freePort()
+  // the default log levels (balancer info, replicas warn), as `npm start` runs it, unless `env` says otherwise
+  const { LOG_LEVEL: _ignored, ...inherited } = process.env
+  const log = openSync(logFile, 'w')
+  const child = spawn(process.execPath, [...nodeArgs, BALANCER_ENTRY], {
+    env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', log, log]
+  })
+  closeSync(log)
+  await waitUntilAccepting(child, port, 60_000, async () => await readFile(logFile, 'utf8'))
+  return { child, port, url: `http://127.0.0.1:${port}` }
+}
+
+async function waitUntilAccepting (child: ChildProcess, port: number, timeoutMs: number, output: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null) throw new Error(`${String(child.spawnfile)} exited with code ${child.exitCode}: ${(await output()).slice(-2000)}`)
+    if (Date.now() > deadline) {
+      await stop(child)
+      throw new Error(`${String(child.spawnfile)} did not listen on ${port} within ${timeoutMs} ms: ${(await output()).slice(-2000)}`)
+    }
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+/** Stops a process this script started, by its PID: `signal` first, SIGKILL after `graceMs`. */
+export async function stop (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill(signal)
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  await exited
+  clearTimeout(timer)
+}
+
+/** Spawns a server binary in the foreground (no daemon) and waits until it accepts connections on `port`. */
+export async function startForeground (command: string, args: string[], port: number): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { if (stderr.length < 10_000) stderr += chunk.toString() })
+  await waitUntilAccepting(child, port, 10_000, async () => stderr)
+  return child
+}
+
+async function accepts (port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/heartbeat`, { signal: AbortSignal.timeout(500) })
+    await response.arrayBuffer()
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The PIDs of a process's direct children, from /proc (Linux). */
+export function childPids (pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap(task =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
+}
