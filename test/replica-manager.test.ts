@@ -45,16 +45,16 @@ t.test('a replica that keeps dying is restarted with growing delays, not in a ho
   ids.add(first.id)
   kills.push(Date.now())
   await driver.kill(first.hostname, { report: true })
-  await sleep(4000)
+  // four restarts take at least 0 + 0.5 + 1 + 2 s; a loaded machine may take longer, so wait for them
+  const deadline = Date.now() + 30_000
+  while (creates(driver, 'server-0').length < 5 && Date.now() < deadline) await sleep(50)
   await manager.close({ keepReplicas: false })
 
   const starts = creates(driver, 'server-0').slice(1)
-  t.ok(starts.length >= 4, `restarted ${starts.length} times in 4 s`)
-  t.ok(starts.length <= 6, `but not in a hot loop: ${starts.length} restarts in 4 s`)
-  // the first restart is immediate, then 0.5 s, 1 s, 2 s after each crash
+  t.ok(starts.length >= 4, `restarted ${starts.length} times`)
+  // the first restart is immediate, then 0.5 s, 1 s, 2 s after each crash: never a hot loop
   const expected = [0, 500, 1000, 2000]
   expected.forEach((delay, i) => {
-    if (starts[i] === undefined) return
     t.ok(starts[i] - kills[i] >= delay - 25, `restart ${i + 1} waited ${starts[i] - kills[i]} ms after its crash (backoff ${delay} ms)`)
   })
   t.same([...ids], [0], 'always the same numeric id')
