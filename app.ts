@@ -3,12 +3,19 @@ import type { Config } from './lib/config.js'
 import type { Driver } from './lib/drivers/index.js'
 import { LbError } from './lib/errors.js'
 import configPlugin from './plugins/config.js'
+import gracefulClose from './plugins/graceful-close.js'
+import metricsPlugin from './plugins/metrics.js'
+import openapiPlugin from './plugins/openapi.js'
 import proxyPlugin from './plugins/proxy.js'
 import replicasPlugin from './plugins/replicas.js'
+import ringViewPlugin from './plugins/ring-view.js'
 import ringPlugin from './plugins/ring.js'
 import adminRoutes from './routes/admin.js'
+import dashboardRoutes from './routes/dashboard.js'
+import docsRoutes from './routes/docs.js'
 import infoRoutes from './routes/info.js'
 import ownPaths from './routes/own-paths.js'
+import statsRoutes from './routes/stats.js'
 
 export interface AppOptions {
   /** a configuration already read; else it is read from `env` */
@@ -58,9 +65,13 @@ export default async function ringlb (app: FastifyInstance, opts: AppOptions): P
     status: 'failure'
   }))
 
+  await app.register(openapiPlugin)
   await app.register(configPlugin, { config: opts.config, env: opts.env })
+  await app.register(gracefulClose)
   await app.register(ringPlugin)
   await app.register(replicasPlugin, { driver: opts.driver })
-  await app.register(ownPaths, { routes: [infoRoutes, adminRoutes] })
+  await app.register(ringViewPlugin)
+  await app.register(metricsPlugin)
+  await app.register(ownPaths, { routes: [infoRoutes, adminRoutes, statsRoutes, docsRoutes, dashboardRoutes] })
   await app.register(proxyPlugin)
 }

@@ -75,7 +75,10 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   constructor (private readonly options: ReplicaManagerOptions) {
     super()
-    options.driver.onExit(({ hostname, reason }) => { this.fail(hostname, reason) })
+    options.driver.onExit(({ hostname, reason }) => {
+      const replica = this.replicas.get(hostname)
+      if (replica !== undefined) this.fail(replica, reason)
+    })
   }
 
   get ring (): Ring<Replica> { return this.options.ring }
@@ -168,7 +171,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     const replica = this.replicas.get(hostname)
     if (replica?.state !== 'healthy') return
     void heartbeat(replica.url, this.options.heartbeatTimeoutMs).then(ok => {
-      if (!ok) this.fail(hostname, 'failed a proxied request and its heartbeat')
+      if (!ok) this.fail(replica, 'failed a proxied request and its heartbeat')
     })
   }
 
@@ -273,17 +276,21 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
         }
         replica.misses++
         this.emit('miss', replica)
-        if (replica.misses >= this.options.heartbeatMisses) this.fail(replica.hostname, `missed ${replica.misses} heartbeats`)
+        if (replica.misses >= this.options.heartbeatMisses) this.fail(replica, `missed ${replica.misses} heartbeats`)
       }))
     } finally {
       this.probing = false
     }
   }
 
-  /** A replica died: out of the ring at once, then replaced under the same name and id. */
-  private fail (hostname: string, reason: string): void {
-    const replica = this.replicas.get(hostname)
-    if (replica === undefined || replica.state === 'failed' || replica.state === 'draining') return
+  /**
+   * A replica died: out of the ring at once, then replaced under the same name
+   * and id. Takes the replica itself, not its name: a heartbeat that times out
+   * after its replica was replaced must not fail the replacement.
+   */
+  private fail (replica: Replica, reason: string): void {
+    const hostname = replica.hostname
+    if (this.replicas.get(hostname) !== replica || replica.state === 'failed' || replica.state === 'draining') return
     const wasHealthy = replica.state === 'healthy'
     this.leave(replica, reason, 'failed')
     this.options.log.warn({ replica: hostname, reason }, 'replica failed')
@@ -301,7 +308,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
         if (this.closed || this.replicas.get(replica.hostname) !== replica) return
         this.replicas.delete(replica.hostname)
         try {
-          await this.options.driver.remove(replica.hostname)
+          await this.options.driver.remove(replica.hostname, { force: true })
           const fresh = await this.startOne(replica, replica)
           fresh.restarts++
           this.join(fresh)
@@ -309,7 +316,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
           this.options.log.info({ replica: fresh.hostname, restarts: fresh.restarts }, 'replica replaced')
         } catch (err) {
           this.options.log.error({ replica: replica.hostname, err }, 'could not replace replica; will retry')
-          await this.options.driver.remove(replica.hostname).catch(() => {})
+          await this.options.driver.remove(replica.hostname, { force: true }).catch(() => {})
           this.replicas.set(replica.hostname, replica)
           replica.healthySince = Date.now()
           this.respawn(replica)

@@ -73,6 +73,8 @@ export default fp(async (app) => {
     reply.from(undefined, {
       getUpstream: () => replica.url,
       timeout: config.LB_PROXY_TIMEOUT_MS,
+      // reply-from would resend a GET answered 503 up to 10 times, after the replica's Retry-After: a replica's 5xx is its answer
+      retryDelay: () => null,
       ...bodyOf(request),
       onError: (_reply, { error }) => {
         reply.raw.off('close', release)
@@ -85,6 +87,7 @@ export default fp(async (app) => {
         replicas.reportFailure(hostname)
         const next = retried || !IDEMPOTENT.has(request.method) ? undefined : ring.preference(key).find(r => r !== replica)
         if (next !== undefined) {
+          app.metrics.retried(hostname)
           forward(request, reply, key, next, true)
           return
         }
@@ -118,4 +121,4 @@ export default fp(async (app) => {
     scope.all('/', handler)
     scope.all('/*', handler)
   })
-}, { name: 'proxy', dependencies: ['config', 'ring', 'replicas'] })
+}, { name: 'proxy', dependencies: ['config', 'ring', 'replicas', 'metrics'] })

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { LbError } from '../lib/errors.js'
-import { ChangeResult, ErrorBody, changeBody } from './schemas.js'
+import { ChangeResult, changeBody, failure } from './schemas.js'
 
 function sameToken (given: string, expected: string): boolean {
   const a = Buffer.from(given)
@@ -26,8 +26,16 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     })
   }
 
-  const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 502: ErrorBody, 503: ErrorBody }
+  const errors = {
+    400: failure('n missing, not an integer, below 1 or above LB_MAX_REPLICAS; more hostnames than n; an invalid or repeated hostname; /rm: n above the replicas running; malformed JSON; nothing changes'),
+    401: failure('LB_ADMIN_TOKEN is set and the Authorization: Bearer token is missing or wrong; nothing changes'),
+    413: failure('the body is larger than LB_BODY_LIMIT'),
+    415: failure('the body is not application/json'),
+    502: failure('the driver failed to start or stop a replica; the ring is left as it was'),
+    503: failure('the container engine is unreachable, or a new replica did not pass its heartbeat in time; nothing was started')
+  }
   const body = changeBody(LB_MAX_REPLICAS)
+  const doc = { tags: ['admin'], security: [{ adminToken: [] }] }
   const result = () => {
     const replicas = app.replicas.healthy().map(r => r.hostname)
     return { message: { N: replicas.length, replicas }, status: 'successful' as const }
@@ -35,7 +43,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/add', {
     bodyLimit: LB_BODY_LIMIT,
-    schema: { summary: 'Start n replicas; answers once they pass their first heartbeat and are in the ring', body, response: { 200: ChangeResult, ...errors } }
+    schema: { ...doc, summary: 'Start n replicas; answers once they pass their first heartbeat and are in the ring', body, response: { 200: ChangeResult, ...errors, 409: failure('a replica with one of these hostnames already exists; nothing is started') } }
   }, async (request) => {
     await app.replicas.add(request.body.n, request.body.hostnames)
     return result()
@@ -43,7 +51,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/rm', {
     bodyLimit: LB_BODY_LIMIT,
-    schema: { summary: 'Remove n replicas; answers once they are out of the ring, drained and stopped', body, response: { 200: ChangeResult, ...errors } }
+    schema: { ...doc, summary: 'Remove n replicas; answers once they are out of the ring, drained and stopped', body, response: { 200: ChangeResult, ...errors, 404: failure('a hostname that is not a replica of this balancer; nothing is removed') } }
   }, async (request) => {
     await app.replicas.remove(request.body.n, request.body.hostnames)
     return result()

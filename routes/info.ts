@@ -6,11 +6,11 @@ import { ErrorBody, MapQuery, Mapping, ReplicaSet } from './schemas.js'
 /** Read-only routes: liveness, the replica set, and where an id goes. */
 const infoRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/heartbeat', {
-    schema: { summary: 'The balancer is alive', response: { 200: { type: 'string' } } }
+    schema: { tags: ['info'], summary: 'The balancer is alive', produces: ['text/plain'], response: { 200: { type: 'string' } } }
   }, async (_request, reply) => await reply.type('text/plain').send('Hello'))
 
   app.get('/rep', {
-    schema: { summary: 'The healthy replicas in the ring', response: { 200: ReplicaSet } }
+    schema: { tags: ['info'], summary: 'The healthy replicas in the ring', response: { 200: ReplicaSet } }
   }, async () => {
     const replicas = app.replicas.healthy().map(r => r.hostname)
     return { N: replicas.length, replicas }
@@ -18,6 +18,7 @@ const infoRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/map_request', {
     schema: {
+      tags: ['info'],
       summary: 'Which replica a request with this id reaches now; nothing is forwarded',
       querystring: MapQuery,
       response: { 200: Mapping, 400: ErrorBody, 503: ErrorBody }

@@ -7,16 +7,14 @@ const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
  * a wrong method on /rep answers 405 here instead of being proxied to a replica.
  */
 const ownPaths: FastifyPluginAsync<{ routes: FastifyPluginAsync[] }> = async (app, { routes }) => {
-  const allowed = new Map<string, Set<string>>()
-  app.addHook('onRoute', (route) => {
-    const methods = allowed.get(route.url) ?? new Set<string>()
-    for (const method of [route.method].flat()) methods.add(method)
-    allowed.set(route.url, methods)
-  })
+  const urls = new Set<string>()
+  app.addHook('onRoute', (route) => { urls.add(route.url) })
   for (const plugin of routes) await app.register(plugin)
-  for (const [url, methods] of [...allowed]) {
-    const allow = [...methods].join(', ')
-    const others = METHODS.filter(m => !methods.has(m))
+  for (const url of [...urls]) {
+    // ask the router: a prefixed '/' route (/docs) also gets a trailing-slash twin that onRoute does not report
+    const methods = METHODS.filter(method => app.hasRoute({ method, url }))
+    const allow = methods.join(', ')
+    const others = METHODS.filter(m => !methods.includes(m))
     if (others.length === 0) continue
     app.route({
       method: others,

@@ -6,6 +6,9 @@ export const ErrorBody = Type.Object({
   status: Type.Literal('failure')
 }, { $id: 'ErrorBody', description: 'every error the balancer itself answers' })
 
+/** ErrorBody described for one status of one route, so the OpenAPI document says when that status happens. */
+export const failure = (description: string) => Type.Object(ErrorBody.properties, { description })
+
 export const ReplicaSet = Type.Object({
   N: Type.Integer({ minimum: 0, description: 'how many healthy replicas are in the ring' }),
   replicas: Type.Array(Type.String(), { description: 'their hostnames, by numeric server id' })
@@ -34,4 +37,37 @@ export const Mapping = Type.Object({
   request_id: Type.Integer(),
   mapped_server: Type.Integer({ description: 'numeric server id of the replica' }),
   hostname: Type.String()
+})
+
+const Counts = {
+  requests: Type.Integer({ minimum: 0, description: 'proxied requests answered by this replica' }),
+  errors: Type.Integer({ minimum: 0, description: 'of those, answered 5xx; plus attempts that failed here and were retried' }),
+  retries: Type.Integer({ minimum: 0, description: 'requests sent on to the next replica because this one did not answer' }),
+  respawns: Type.Integer({ minimum: 0, description: 'times the replica was replaced after failing' }),
+  heartbeat_failures: Type.Integer({ minimum: 0, description: 'heartbeats it failed to answer in time' })
+}
+
+export const Stats = Type.Object({
+  time: Type.Integer({ description: 'when these counts were read, ms since the epoch: rates are deltas over it' }),
+  scheme: Type.String({ description: 'the hash scheme (LB_HASH)' }),
+  ring_size: Type.Integer({ minimum: 0, description: 'replicas in the ring' }),
+  replicas: Type.Array(Type.Object({
+    hostname: Type.String(),
+    id: Type.Integer({ description: 'numeric server id' }),
+    state: Type.Union(['starting', 'healthy', 'draining', 'failed'].map(s => Type.Literal(s))),
+    share: Type.Number({ description: 'fraction of the key space it owns (0 when out of the ring)' }),
+    in_flight: Type.Integer({ minimum: 0, description: 'requests it is answering now' }),
+    ...Counts
+  }), { description: 'every replica the balancer runs, by numeric server id' }),
+  totals: Type.Object(Counts, { description: 'sums since start, replicas removed since included' })
+})
+
+export const RingLayout = Type.Object({
+  scheme: Type.String(),
+  size: Type.Integer({ minimum: 0, description: 'replicas in the ring' }),
+  segments: Type.Array(Type.Object({
+    start: Type.Number({ description: 'where the arc starts, as a fraction of the key space' }),
+    length: Type.Number({ description: 'its length, as a fraction of the key space' }),
+    hostname: Type.String({ description: 'the replica that owns it' })
+  }), { description: 'the key space in order, in at most 720 arcs: past that, each arc is the majority owner of 1/720 of the space' })
 })

@@ -40,7 +40,9 @@ t.test('make up-detached → /home → /add, /rm, kill, balancer restart → mak
     RINGLB_INSTANCE: run.instance,
     RINGLB_PROJECT: run.instance,
     RINGLB_NETWORK: run.instance,
-    RINGLB_CONTAINER_PREFIX: run.prefix
+    RINGLB_CONTAINER_PREFIX: run.prefix,
+    LB_REPLICAS: '3',
+    LB_HASH: 'maglev'
   }
   const make = async (target: string): Promise<void> => { await exec('make', ['-s', target], { cwd: root, env: deployment }) }
   t.teardown(async () => {

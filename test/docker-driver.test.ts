@@ -90,6 +90,18 @@ t.test('replicas as containers on host networking', { skip }, async t => {
     t.same(res.json(), { message: 'Hello from Server: 0', status: 'successful' }, 'the new container serves its ids')
   })
 
+  t.test('a frozen (docker pause) replica fails its heartbeats and is replaced', async t => {
+    const before = await dockerCli('inspect', '-f', '{{.Id}}', `${run.prefix}server-1`)
+    await dockerCli('pause', `${run.prefix}server-1`)
+    await until('server-1 replaced', async () => {
+      const now = (app.replicas.driver as DockerDriver).containerId('server-1')
+      return now !== undefined && now !== before && (await rep(app)).replicas.includes('server-1')
+    })
+    const info = await docker.getContainer(`${run.prefix}server-1`).inspect()
+    t.equal(info.State.Running && !info.State.Paused, true, 'a new, running container')
+    t.same(await dockerPs(own, true), names('server-0', 'server-1'), 'the frozen one is removed')
+  })
+
   t.test('a container the balancer did not start is never touched', async t => {
     const foreign = await startForeign(run, 'foreign')
     const rm = await app.inject({ method: 'DELETE', url: '/rm', headers: json, payload: { n: 1, hostnames: ['foreign'] } })

@@ -9,6 +9,8 @@ export function testEnv (overrides: Record<string, string> = {}): Record<string,
     LB_HEARTBEAT_MS: '200',
     LB_HEARTBEAT_TIMEOUT_MS: '500',
     LB_DRAIN_MS: '2000',
+    // a replica forked from TypeScript source through tap's loader takes seconds to start on a busy machine
+    LB_READY_TIMEOUT_MS: '60000',
     ...overrides
   }
 }

@@ -144,7 +144,7 @@ export class DockerDriver implements Driver {
    * the replica's container, after checking it carries this balancer's labels:
    * a container the balancer did not start is refused and left running.
    */
-  async remove (hostname: string): Promise<void> {
+  async remove (hostname: string, { force = false }: { force?: boolean } = {}): Promise<void> {
     const target = this.tracked.get(hostname)?.containerId ?? this.containerName(hostname)
     let info: Docker.ContainerInspectInfo
     try {
@@ -163,7 +163,8 @@ export class DockerDriver implements Driver {
     const container = this.docker.getContainer(info.Id)
     this.stopping.add(info.Id)
     try {
-      if (info.State.Running) await container.stop({ t: this.options.stopTimeoutS ?? 2 }).catch(ignoreStatus(304, 404))
+      // forced: a failed replica may be hung; removing it with force kills it at once
+      if (info.State.Running && !force) await container.stop({ t: this.options.stopTimeoutS ?? 2 }).catch(ignoreStatus(304, 404))
       await container.remove({ force: true }).catch(ignoreStatus(404))
       if (this.tracked.get(hostname)?.containerId === info.Id) this.tracked.delete(hostname)
     } catch (err) {

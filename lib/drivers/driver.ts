@@ -27,8 +27,11 @@ export interface Driver {
   readonly name: string
   /** Starts a replica and resolves once it is listening (not yet health-checked). A failure leaves nothing behind. */
   create (spec: ReplicaSpec): Promise<ReplicaHandle>
-  /** Stops and removes a replica this driver started. Resolves when it is gone; a replica already gone is not an error. */
-  remove (hostname: string): Promise<void>
+  /**
+   * Stops and removes a replica this driver started. Resolves when it is gone; a replica already gone is not an error.
+   * With `force`, it is killed at once instead of asked to stop: a failed replica may be hung and has nothing left to finish.
+   */
+  remove (hostname: string, options?: { force?: boolean }): Promise<void>
   /** The replicas this driver started that are running now (adopted at start-up). */
   list (): Promise<ReplicaHandle[]>
   /** Called when a replica stops without being asked to. */

@@ -1,0 +1,149 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Replica, ReplicaState } from './replica-manager.js'
+
+/** What the balancer has counted for one replica hostname since it started. */
+export interface ReplicaCounts {
+  /** proxied requests answered by (or on behalf of) this replica */
+  requests: number
+  /** those answered 5xx, plus attempts that failed here and were retried elsewhere */
+  errors: number
+  /** requests sent on to the next replica because this one did not answer */
+  retries: number
+  respawns: number
+  heartbeatFailures: number
+}
+
+/** Where the gauges read the balancer's state at scrape time. */
+export interface MetricsSources {
+  /** every replica, whatever its state */
+  replicas: () => Replica[]
+  ringSize: () => number
+  /** each ring member's fraction of the key space */
+  shares: () => Map<string, number>
+}
+
+const STATES: ReplicaState[] = ['starting', 'healthy', 'draining', 'failed']
+
+/** Proxy latencies from sub-millisecond (local replicas) to the proxy timeout. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+const zero = (): ReplicaCounts => ({ requests: 0, errors: 0, retries: 0, respawns: 0, heartbeatFailures: 0 })
+
+/**
+ * The balancer's metrics in a registry of its own, so several balancers in one
+ * process (tests) never share counters. Per-replica counts are plain numbers
+ * bumped on the proxy's hot path; prom-client reads them only when scraped.
+ * Counts outlive their replica: a hostname added again continues its series.
+ */
+export class BalancerMetrics {
+  readonly registry = new Registry()
+  private readonly counts = new Map<string, ReplicaCounts>()
+  private readonly latency: Histogram
+
+  constructor (sources: MetricsSources) {
+    const counts = this.counts
+    const perReplica = (name: string, help: string, field: keyof ReplicaCounts): void => {
+      const counter: Counter<'replica'> = new Counter({
+        name,
+        help,
+        labelNames: ['replica'],
+        registers: [this.registry],
+        collect () {
+          counter.reset()
+          for (const [replica, c] of counts) counter.inc({ replica }, c[field])
+        }
+      })
+    }
+    perReplica('ringlb_proxy_requests_total', 'Proxied requests, by the replica that answered them', 'requests')
+    perReplica('ringlb_proxy_errors_total', 'Proxied requests answered 5xx, plus attempts that failed and were retried, by replica', 'errors')
+    perReplica('ringlb_proxy_retries_total', 'Requests retried on the next replica because this one did not answer', 'retries')
+    perReplica('ringlb_replica_respawns_total', 'Times a failed replica was replaced under the same hostname', 'respawns')
+    perReplica('ringlb_heartbeat_failures_total', 'Heartbeats a replica failed to answer in time', 'heartbeatFailures')
+
+    this.latency = new Histogram({
+      name: 'ringlb_proxy_duration_seconds',
+      help: 'Time from a proxied request arriving to its answer leaving the balancer',
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry]
+    })
+
+    const ringMembers: Gauge = new Gauge({
+      name: 'ringlb_ring_members',
+      help: 'Replicas in the hash ring (the healthy ones)',
+      registers: [this.registry],
+      collect () { ringMembers.set(sources.ringSize()) }
+    })
+    const share: Gauge<'replica'> = new Gauge({
+      name: 'ringlb_ring_share_ratio',
+      help: 'Fraction of the key space each ring member owns',
+      labelNames: ['replica'],
+      registers: [this.registry],
+      collect () {
+        share.reset()
+        for (const [replica, fraction] of sources.shares()) share.set({ replica }, fraction)
+      }
+    })
+    const byState: Gauge<'state'> = new Gauge({
+      name: 'ringlb_replicas',
+      help: 'Replicas the balancer runs, by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect () {
+        const replicas = sources.replicas()
+        for (const state of STATES) byState.set({ state }, replicas.filter(r => r.state === state).length)
+      }
+    })
+
+    collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** Starts a replica's series at zero, so that it shows before its first request. */
+  track (hostname: string): void {
+    this.countsFor(hostname)
+  }
+
+  /** A proxied request was answered: called once per request, so it allocates nothing it can avoid. */
+  answered (hostname: string, statusCode: number, seconds: number): void {
+    const c = this.countsFor(hostname)
+    c.requests++
+    if (statusCode >= 500) c.errors++
+    this.latency.observe(seconds)
+  }
+
+  /** This replica did not answer and the request was sent on to the next one. */
+  retried (hostname: string): void {
+    const c = this.countsFor(hostname)
+    c.retries++
+    c.errors++
+  }
+
+  respawned (hostname: string): void {
+    this.countsFor(hostname).respawns++
+  }
+
+  missedHeartbeat (hostname: string): void {
+    this.countsFor(hostname).heartbeatFailures++
+  }
+
+  of (hostname: string): Readonly<ReplicaCounts> {
+    return this.counts.get(hostname) ?? zero()
+  }
+
+  /** Sums over every hostname ever counted, removed replicas included. */
+  totals (): ReplicaCounts {
+    const sum = zero()
+    for (const c of this.counts.values()) {
+      for (const field of Object.keys(sum) as (keyof ReplicaCounts)[]) sum[field] += c[field]
+    }
+    return sum
+  }
+
+  private countsFor (hostname: string): ReplicaCounts {
+    let c = this.counts.get(hostname)
+    if (c === undefined) {
+      c = zero()
+      this.counts.set(hostname, c)
+    }
+    return c
+  }
+}

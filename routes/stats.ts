@@ -1,0 +1,51 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { ReplicaCounts } from '../lib/metrics.js'
+import { RingLayout, Stats } from './schemas.js'
+
+const countsBody = (c: ReplicaCounts) => ({
+  requests: c.requests,
+  errors: c.errors,
+  retries: c.retries,
+  respawns: c.respawns,
+  heartbeat_failures: c.heartbeatFailures
+})
+
+/** Read-only views for operators: Prometheus metrics, the same counts as JSON, and the ring's layout. */
+const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { metrics, replicas, ring } = app
+
+  app.get('/metrics', {
+    schema: {
+      tags: ['observability'],
+      summary: 'Metrics in the Prometheus text format',
+      produces: ['text/plain'],
+      response: { 200: { type: 'string', description: 'text/plain; version=0.0.4' } }
+    }
+  }, async (_request, reply) => await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
+
+  app.get('/stats', {
+    schema: { tags: ['observability'], summary: 'Per-replica state, share of the key space and request counts', response: { 200: Stats } }
+  }, async () => {
+    const { shares } = app.ringView()
+    return {
+      time: Date.now(),
+      scheme: ring.scheme,
+      ring_size: ring.size,
+      replicas: replicas.all().map(r => ({
+        hostname: r.hostname,
+        id: r.id,
+        state: r.state,
+        share: shares.get(r.hostname) ?? 0,
+        in_flight: replicas.load.get(r.hostname),
+        ...countsBody(metrics.of(r.hostname))
+      })),
+      totals: countsBody(metrics.totals())
+    }
+  })
+
+  app.get('/ring', {
+    schema: { tags: ['observability'], summary: 'The ring as arcs of the key space and their owners, for drawing', response: { 200: RingLayout } }
+  }, async () => ({ scheme: ring.scheme, size: ring.size, segments: app.ringView().segments }))
+}
+
+export default statsRoutes

@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { build } from './helper.js'
+import { InProcessDriver } from './support/in-process-driver.js'
+
+/** An id whose owner on the ring is `hostname`, found through /map_request. */
+async function idOwnedBy (app: Awaited<ReturnType<typeof build>>, hostname: string): Promise<number> {
+  for (let id = 100000; id < 100500; id++) {
+    const res = await app.inject(`/map_request?id=${id}`)
+    if (res.json().hostname === hostname) return id
+  }
+  throw new Error(`no id maps to ${hostname}`)
+}
+
+// heartbeats far apart: only the proxy's own report can notice a dead replica
+const quietHeartbeat = { LB_HEARTBEAT_MS: '60000' }
+
+t.test('a GET whose owner is dead is retried on the next replica and succeeds; the owner is reported and replaced', async t => {
+  const driver = new InProcessDriver()
+  const app = await build(t, quietHeartbeat, { driver })
+  const id = await idOwnedBy(app, 'server-1')
+  await driver.kill('server-1', { report: false })
+
+  const res = await app.inject(`/home?id=${id}`)
+  t.equal(res.statusCode, 200)
+  t.not(res.headers['x-ringlb-replica'], 'server-1', 'answered by another replica')
+  t.match(res.json(), { status: 'successful', message: /^Hello from Server: [02]$/ })
+
+  // the heartbeat is a minute away: only the proxy's report can make the manager replace it
+  while ((await app.inject('/rep')).json().N < 3) await sleep(20)
+  t.same((await app.inject('/rep')).json(), { N: 3, replicas: ['server-0', 'server-1', 'server-2'] }, 'reported to the health checker and replaced')
+  t.equal(driver.events.filter(e => e.type === 'create' && e.hostname === 'server-1').length, 2, 'by a new replica')
+})
+
+t.test('a POST whose owner is dead gets a 502 in the error shape, and is not retried', async t => {
+  const driver = new InProcessDriver()
+  const app = await build(t, quietHeartbeat, { driver })
+  const id = await idOwnedBy(app, 'server-2')
+  await driver.kill('server-2', { report: false })
+  const others = ['server-0', 'server-1'].map(h => driver.hits(h, '/home'))
+
+  const res = await app.inject({ method: 'POST', url: `/home?id=${id}`, payload: { a: 1 } })
+  t.equal(res.statusCode, 502)
+  t.match(res.json(), { status: 'failure', message: /^<Error> replica server-2 did not answer/ })
+  t.same(Object.keys(res.json()).sort(), ['message', 'status'])
+  t.same(['server-0', 'server-1'].map(h => driver.hits(h, '/home')), others, 'no other replica saw the POST')
+})
+
+for (const code of [500, 502, 503]) {
+  t.test(`a replica answering ${code} is passed through unchanged, asked once, and stays in the ring`, async t => {
+    const driver = new InProcessDriver()
+    const app = await build(t, quietHeartbeat, { driver })
+    const id = await idOwnedBy(app, 'server-0')
+    const res = await app.inject(`/status/${code}?id=${id}`)
+    t.equal(res.statusCode, code)
+    t.same(res.json(), { message: `status ${code} from Server: 0`, status: 'failure' }, 'the replica\'s own body')
+    t.equal(res.headers['retry-after'], '1', 'the replica\'s own headers')
+    t.equal(res.headers['x-ringlb-replica'], 'server-0')
+    t.equal(driver.hits('server-0', `/status/${code}`), 1, 'sent to the replica exactly once')
+    for (const other of ['server-1', 'server-2']) t.equal(driver.hits(other, `/status/${code}`), 0, `not retried on ${other}`)
+    t.same((await app.inject('/rep')).json().replicas, ['server-0', 'server-1', 'server-2'])
+    t.equal(driver.events.filter(e => e.type === 'create').length, 3, 'no replica was replaced')
+  })
+}
+
+t.test('a GET whose owner hangs is retried on the next replica after LB_PROXY_TIMEOUT_MS', async t => {
+  const driver = new InProcessDriver()
+  const app = await build(t, { ...quietHeartbeat, LB_PROXY_TIMEOUT_MS: '300' }, { driver })
+  const id = await idOwnedBy(app, 'server-0')
+  driver.hang('server-0')
+  const res = await app.inject(`/home?id=${id}`)
+  t.equal(res.statusCode, 200)
+  t.not(res.headers['x-ringlb-replica'], 'server-0')
+  t.equal(driver.hits('server-0', '/home'), 1, 'the hung owner was tried first')
+})
