@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { cpuMs } from './lib/cpu.js'
 import { type Measurement, measure, median } from './lib/load.js'
-import { freePort, startBalancer, startForeground, startReplica, stop } from './lib/processes.js'
+import { freePort } from '../lib/free-port.js'
+import { startBalancer, startForeground, startReplica, stop } from './lib/processes.js'
 import { findBinary, haproxy, nginx } from './bench/upstreams.js'
 
 /*
@@ -56,7 +57,7 @@ async function setUp (): Promise<Target[]> {
       console.log(`note: ${name} is not installed; skipped (Debian: apt-get install -y ${name === 'nginx' ? 'nginx-light' : 'haproxy'})`)
       continue
     }
-    const port = await freePort()
+    const port = await freePort('127.0.0.1')
     const upstream = await build(binary, dir, port, replicaPorts)
     const server = await startForeground(upstream.command, upstream.args, port)
     children.push(server)

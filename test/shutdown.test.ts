@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { request } from 'undici'
-import { BalancerProcess, freePort } from '../scripts/chaos/balancer.js'
+import { freePort } from '../lib/free-port.js'
+import { BalancerProcess } from '../scripts/chaos/balancer.js'
 import { pidRunning, processReplicas } from '../scripts/chaos/victims.js'
 
 t.test('SIGTERM: the balancer stops accepting, finishes the request in flight, stops its replica processes and exits 0', async t => {
   // heartbeats far apart, so the replica held still below is not replaced meanwhile
-  const balancer = BalancerProcess.start({ LB_HEARTBEAT_MS: '60000' }, await freePort())
+  const balancer = BalancerProcess.start({ LB_HEARTBEAT_MS: '60000' }, await freePort('127.0.0.1'))
   t.teardown(async () => { await balancer.stop(5000) })
   await balancer.ready(3, 30_000)
   const replicas = await processReplicas(balancer.pid)

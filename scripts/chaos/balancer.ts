@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -9,17 +8,6 @@ import { request } from 'undici'
 /** The built balancer entry, `dist/server.js`, whether this file runs built (dist/scripts/chaos) or from source (tests). */
 const here = fileURLToPath(import.meta.url)
 export const serverEntry = fileURLToPath(new URL(extname(here) === '.ts' ? '../../dist/server.js' : '../../server.js', import.meta.url))
-
-/** A port on the loopback interface that nothing listens on right now. */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 export interface ReplicaSet { N: number, replicas: string[] }
 

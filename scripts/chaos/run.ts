@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
-import { BalancerProcess, freePort } from './balancer.js'
+import { freePort } from '../../lib/free-port.js'
+import { BalancerProcess } from './balancer.js'
 import { type Victim, type Victims, dockerMissing, dockerVictims, pidRunning, processVictims } from './victims.js'
 
 export interface ChaosOptions {
@@ -102,7 +103,7 @@ async function watchRecovery (balancer: BalancerProcess, victim: Victim, killedA
 export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => {})
   const instance = `chaos-${randomBytes(4).toString('hex')}`
-  const port = options.port === 0 ? await freePort() : options.port
+  const port = options.port === 0 ? await freePort('127.0.0.1') : options.port
   if (options.driver === 'docker') {
     const missing = await dockerMissing(options.env?.LB_IMAGE ?? 'ringlb:latest')
     if (missing !== undefined) throw new Error(`chaos --driver docker: ${missing}`)

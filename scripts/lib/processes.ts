@@ -2,24 +2,12 @@ import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../../lib/free-port.js'
 
 /** The built app's entries, next to this script's own compiled tree (dist/scripts/lib → dist/). */
 export const BALANCER_ENTRY = fileURLToPath(new URL('../../server.js', import.meta.url))
 export const REPLICA_ENTRY = fileURLToPath(new URL('../../replica/server.js', import.meta.url))
-
-/** A free loopback port from the kernel, for servers (nginx, HAProxy) that cannot report the one they bound. */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  await once(server, 'close')
-  if (address === null || typeof address !== 'object') throw new Error('no port from the kernel')
-  return address.port
-}
 
 export interface Running {
   child: ChildProcess
@@ -53,7 +41,7 @@ export async function forkServer (entry: string, env: Record<string, string>): P
  * this busy script drains late would stall the balancer's synchronous log writes.
  */
 export async function startBalancer (env: Record<string, string>, logFile: string, nodeArgs: string[] = []): Promise<Running> {
-  const port = await freePort()
+  const port = await freePort('127.0.0.1')
   // the default log levels (balancer info, replicas warn), as `npm start` runs it, unless `env` says otherwise
   const { LOG_LEVEL: _ignored, ...inherited } = process.env
   const log = openSync(logFile, 'w')
