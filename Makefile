@@ -36,7 +36,7 @@ build:
 	  docker image inspect $(LOCAL_BASE) >/dev/null 2>&1 || sh docker/make-base.sh $(LOCAL_BASE) || exit 1; \
 	  base=$(LOCAL_BASE); \
 	fi; \
-	docker build --network host --build-arg NODE_BASE=$$base -t $(RINGLB_IMAGE) -f docker/Dockerfile .
+	docker build --force-rm --network host --build-arg NODE_BASE=$$base -t $(RINGLB_IMAGE) -f docker/Dockerfile .
 
 # (re)makes the local Node base from this machine's node
 base:

@@ -58,5 +58,5 @@ ENV PATH=/usr/local/bin:/usr/bin:/bin \
 CMD ["node"]
 EOF
 
-DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$root" >/dev/null
+DOCKER_BUILDKIT=0 docker build --force-rm -q -t "$tag" "$root" >/dev/null
 echo "built $tag from $node_bin ($("$node_bin" --version)) and npm $(node "$npm_dir/bin/npm-cli.js" --version 2>/dev/null)"
