@@ -1,18 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { request } from 'undici'
 import { ProcessDriver } from '../lib/drivers/process.js'
-import { build } from './helper.js'
-
-/** Polls until `check` holds, for at most `ms`. */
-async function until (check: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await check()) return true
-    await sleep(50)
-  }
-  return false
-}
+import { build, until } from './helper.js'
 
 t.test('the balancer over real sockets with real replica processes', async t => {
   const driver = new ProcessDriver({ host: '127.0.0.1', startTimeoutMs: 10_000 })
@@ -64,8 +53,10 @@ t.test('the balancer over real sockets with real replica processes', async t => 
     t.ok(victim)
     const pid = driver.pid(victim!.hostname) as number
     process.kill(pid, 'SIGKILL')
-    t.ok(await until(() => !app.ring.has(victim!.hostname), 5000), 'out of the ring')
-    t.ok(await until(() => app.ring.has(victim!.hostname), 10_000), 'back in the ring')
+    await until('out of the ring', () => !app.ring.has(victim!.hostname), 5000)
+    t.notOk(app.ring.has(victim!.hostname), 'out of the ring')
+    await until('back in the ring', () => app.ring.has(victim!.hostname), 10_000)
+    t.ok(app.ring.has(victim!.hostname), 'back in the ring')
     const fresh = driver.pid(victim!.hostname)
     t.not(fresh, pid, 'a new process')
     t.equal(app.ring.lookup(123456)?.hostname, victim!.hostname, 'the same id maps to it again')

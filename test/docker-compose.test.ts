@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { request } from 'undici'
 import { LABELS } from '../lib/drivers/docker.js'
 import { freePort } from '../lib/free-port.js'
 import { IMAGE, docker, dockerCli, dockerPs, dockerSkipReason, removeRun, testRun } from './docker-engine.js'
+import { until } from './helper.js'
 
 /*
  * The deployment as a user runs it: `make up-detached` starts the balancer
@@ -20,14 +20,6 @@ const exec = promisify(execFile)
 
 async function containerIds (label: string): Promise<string[]> {
   return (await docker.listContainers({ all: true, filters: { label: [label] } })).map(c => c.Id).sort()
-}
-
-async function until (what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await sleep(200)
-  }
 }
 
 t.test('make up-detached → /home → /add, /rm, kill, balancer restart → make down leaves no container', { skip }, async t => {
@@ -67,7 +59,7 @@ t.test('make up-detached → /home → /add, /rm, kill, balancer restart → mak
   await until('the deployment serves 3 replicas', async () => {
     const up = await call('/rep').catch(() => undefined)
     return up?.status === 200 && up.body.N === 3
-  })
+  }, 60_000, 200)
 
   t.same(await dockerPs(own), names('server-0', 'server-1', 'server-2'), 'three replica containers')
   const replica = await docker.getContainer(`${run.prefix}server-0`).inspect()
@@ -92,13 +84,13 @@ t.test('make up-detached → /home → /add, /rm, kill, balancer restart → mak
   await until('the killed replica replaced', async () => {
     const now = await dockerCli('inspect', '-f', '{{.Id}} {{.State.Running}}', `${run.prefix}server-2`).catch(() => '')
     return now !== '' && !now.startsWith(killed) && now.endsWith('true') && (await replicas()).includes('server-2')
-  })
+  }, 60_000, 200)
   t.same(await replicas(), ['server-0', 'server-2', 'server-3'], 'the balancer in its container replaced the killed replica')
 
   const before = await containerIds(own)
   const [balancer] = await dockerPs(`com.docker.compose.project=${run.instance}`)
   await dockerCli('restart', balancer)
-  await until('the restarted balancer serves', async () => (await call('/rep').catch(() => undefined))?.status === 200)
+  await until('the restarted balancer serves', async () => (await call('/rep').catch(() => undefined))?.status === 200, 60_000, 200)
   t.same(await replicas(), ['server-0', 'server-2', 'server-3'], 'the restarted balancer adopted its replicas')
   t.same(await containerIds(own), before, 'the same containers, none added or replaced')
   t.equal((await call('/home?id=123456')).status, 200)

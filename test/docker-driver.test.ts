@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { type DockerDriver, LABELS } from '../lib/drivers/docker.js'
 import { SOCKET, docker, dockerCli, dockerPs, dockerSkipReason, removeRun, startForeign, testRun } from './docker-engine.js'
-import { build } from './helper.js'
+import { build, until } from './helper.js'
 
 /*
  * The docker driver against the real engine, with the balancer on the host
@@ -20,14 +20,6 @@ const json = { 'content-type': 'application/json' }
 
 async function rep (app: FastifyInstance): Promise<{ N: number, replicas: string[] }> {
   return (await app.inject('/rep')).json()
-}
-
-async function until (what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await sleep(50)
-  }
 }
 
 t.test('replicas as containers on host networking', { skip }, async t => {

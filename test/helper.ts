@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import ringlb, { type AppOptions, options } from '../app.js'
@@ -25,4 +26,13 @@ export async function build (t: Teardown, env: Record<string, string> = {}, extr
   t.teardown(async () => await app.close())
   await app.ready()
   return app
+}
+
+/** Polls `check` every `stepMs` until it holds; throws, naming `what`, after `ms`. */
+export async function until (what: string, check: () => boolean | Promise<boolean>, ms = 20_000, stepMs = 50): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    await sleep(stepMs)
+  }
 }
