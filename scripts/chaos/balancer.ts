@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
+import { stop } from '../lib/processes.js'
 
 /** The built balancer entry, `dist/server.js`, whether this file runs built (dist/scripts/chaos) or from source (tests). */
 const here = fileURLToPath(import.meta.url)
@@ -64,12 +64,7 @@ export class BalancerProcess {
 
   /** SIGTERM, as an operator stops it; resolves with the exit code (SIGKILL after `timeoutMs`). */
   async stop (timeoutMs = 30_000): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode
-    const exited = once(this.child, 'exit') as Promise<[number | null, string | null]>
-    this.child.kill('SIGTERM')
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs)
-    const [code] = await exited
-    clearTimeout(timer)
-    return code
+    await stop(this.child, 'SIGTERM', timeoutMs)
+    return this.child.exitCode
   }
 }
