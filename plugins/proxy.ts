@@ -1,8 +1,8 @@
-import replyFrom from '@fastify/reply-from'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { pickBounded } from '../lib/bounded-load.js'
 import { unavailable } from '../lib/errors.js'
+import { downstreamHeaders, forward, upstreamHeaders } from '../lib/forward.js'
 import type { Replica } from '../lib/replica-manager.js'
 import { ReplicaPools } from '../lib/replica-pools.js'
 import { requestKey } from '../lib/request-key.js'
@@ -18,21 +18,13 @@ declare module 'fastify' {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /** Upstream failures that mean the replica did not answer at all. */
-const NO_ANSWER = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
+const NO_ANSWER = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
 const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
 
-/**
- * The request body as bytes with its own content type, so reply-from sends it
- * as it came (it would re-encode a JSON body otherwise). GET and HEAD carry none.
- */
-function bodyOf (request: FastifyRequest): { body?: Buffer, contentType?: string } {
-  const body = request.body as Buffer | undefined
-  if (body === undefined) return {}
-  if (request.method === 'GET' || request.method === 'HEAD') {
-    request.body = undefined
-    return {}
-  }
-  return { body, contentType: request.headers['content-type'] ?? 'application/octet-stream' }
+/** The request body as read (bytes, see the parser below); GET and HEAD carry none. */
+function bodyOf (request: FastifyRequest): Buffer | undefined {
+  if (request.method === 'GET' || request.method === 'HEAD') return undefined
+  return request.body as Buffer | undefined
 }
 
 function failureCode (error: Error): string | undefined {
@@ -42,10 +34,10 @@ function failureCode (error: Error): string | undefined {
 
 /**
  * Forwards every request that is not a balancer route to the replica owning
- * its key on the ring, through @fastify/reply-from with our own per-replica
- * undici pools. A replica that does not answer is reported to the health
- * checker, and an idempotent request is tried once more on the next replica in
- * the scheme's preference order.
+ * its key on the ring, over our own per-replica undici pools, streaming the
+ * answer back (lib/forward.ts). A replica that does not answer is reported to
+ * the health checker, and an idempotent request is tried once more on the next
+ * replica in the scheme's preference order.
  */
 export default fp(async (app) => {
   const { ring, replicas, config } = app
@@ -59,7 +51,7 @@ export default fp(async (app) => {
     ? (key: number) => pickBounded(ring, key, config.LB_BALANCE_FACTOR, h => load.get(h), load.total)
     : (key: number) => ring.lookup(key)
 
-  function forward (request: FastifyRequest, reply: FastifyReply, key: number, replica: Replica, retried: boolean): void {
+  function send (request: FastifyRequest, reply: FastifyReply, key: number, replica: Replica, retried: boolean): void {
     const hostname = replica.hostname
     load.inc(hostname)
     let settled = false
@@ -69,14 +61,26 @@ export default fp(async (app) => {
       load.dec(hostname)
     }
     reply.raw.once('close', release)
+    // on the reply too, for an error answer below and for the metrics plugin's onResponse hook
     reply.header('x-ringlb-replica', hostname)
-    reply.from(undefined, {
-      getUpstream: () => replica.url,
-      timeout: config.LB_PROXY_TIMEOUT_MS,
-      // reply-from would resend a GET answered 503 up to 10 times, after the replica's Retry-After: a replica's 5xx is its answer
-      retryDelay: () => null,
-      ...bodyOf(request),
-      onError: (_reply, { error }) => {
+    forward(pools, {
+      origin: replica.url,
+      method: request.method,
+      path: request.url,
+      headers: upstreamHeaders(request.raw),
+      body: bodyOf(request),
+      timeoutMs: config.LB_PROXY_TIMEOUT_MS
+    }, {
+      onResponse: (statusCode, headers) => {
+        // the answer goes straight to the socket; Fastify's onResponse hooks still run when it ends
+        reply.hijack()
+        const out = downstreamHeaders(headers)
+        out['x-ringlb-replica'] = hostname
+        if (app.closing) out.connection = 'close'
+        return reply.raw.writeHead(statusCode, out)
+      },
+      onError: (error, answered) => {
+        if (answered) return
         reply.raw.off('close', release)
         release()
         const code = failureCode(error)
@@ -88,7 +92,7 @@ export default fp(async (app) => {
         const next = retried || !IDEMPOTENT.has(request.method) ? undefined : ring.preference(key).find(r => r !== replica)
         if (next !== undefined) {
           app.metrics.retried(hostname)
-          forward(request, reply, key, next, true)
+          send(request, reply, key, next, true)
           return
         }
         reply.code(TIMEOUTS.has(code) ? 504 : 502)
@@ -103,12 +107,11 @@ export default fp(async (app) => {
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.LB_BODY_LIMIT }, (_request, body, done) => {
       done(null, (body as Buffer).length > 0 ? body : undefined)
     })
-    await scope.register(replyFrom, { undici: pools, disableRequestLogging: true })
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
       const key = requestKey(request)
       const replica = pick(key)
       if (replica === undefined) throw unavailable('no replicas are available')
-      forward(request, reply, key, replica, false)
+      send(request, reply, key, replica, false)
       return reply
     }
     if (!config.LB_ACCESS_LOG) {
@@ -121,4 +124,4 @@ export default fp(async (app) => {
     scope.all('/', handler)
     scope.all('/*', handler)
   })
-}, { name: 'proxy', dependencies: ['config', 'ring', 'replicas', 'metrics'] })
+}, { name: 'proxy', dependencies: ['config', 'ring', 'replicas', 'metrics', 'graceful-close'] })

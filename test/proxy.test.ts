@@ -1,8 +1,19 @@
 import t from 'tap'
+import { once } from 'node:events'
+import http from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { request } from 'undici'
 import type { Driver, ReplicaExit, ReplicaHandle, ReplicaSpec } from '../lib/drivers/index.js'
-import { build } from './helper.js'
+import { build, until } from './helper.js'
+
+/** Answers a replica writes on its socket itself, bypassing its HTTP server. */
+const RAW: Record<string, string> = {
+  // a header listed in Connection is hop-by-hop, as Keep-Alive is
+  hop: 'HTTP/1.1 200 OK\r\nConnection: close, x-private\r\nX-Private: 1\r\nKeep-Alive: timeout=5\r\nX-Public: 1\r\nContent-Length: 2\r\n\r\nok',
+  garbage: 'THIS IS NOT HTTP\r\n\r\n',
+  // promises 100 bytes and hangs up after 7
+  break: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial'
+}
 
 /**
  * Replicas that echo what they receive, as real HTTP servers on loopback, so
@@ -12,12 +23,38 @@ import { build } from './helper.js'
 class EchoDriver implements Driver {
   readonly name = 'echo'
   readonly servers = new Map<string, { app: FastifyInstance, handle: ReplicaHandle }>()
+  /** /drip answers whose connection closed before they were whole */
+  cutOff = 0
 
   async create (spec: ReplicaSpec): Promise<ReplicaHandle> {
     const app = Fastify()
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
     app.get('/heartbeat', async () => 'Hello')
+    app.get('/raw/:answer', (req, reply) => {
+      reply.hijack()
+      req.raw.socket.end(RAW[(req.params as { answer: string }).answer])
+    })
+    // after `delay` ms, 100 chunks 20 ms apart: two seconds of answer
+    app.get('/drip/:delay', (req, reply) => {
+      reply.hijack()
+      const res = reply.raw
+      res.once('close', () => { if (!res.writableFinished) this.cutOff++ })
+      let sent = 0
+      const timer = setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' })
+        const drip = setInterval(() => {
+          if (res.destroyed) { clearInterval(drip); return }
+          res.write('.')
+          if (++sent === 100) { clearInterval(drip); res.end() }
+        }, 20)
+      }, Number((req.params as { delay: string }).delay))
+      res.once('close', () => { clearTimeout(timer) })
+    })
+    app.get('/bytes/:n', async (req, reply) => {
+      const n = Number((req.params as { n: string }).n)
+      return await reply.type('application/octet-stream').send(Buffer.alloc(n, 'abcdefghij'))
+    })
     app.all('/*', async (req, reply) => {
       reply.header('x-echo-server', spec.hostname).code(req.url.startsWith('/teapot') ? 418 : 200)
       return { method: req.method, url: req.url, headers: req.headers, body: (req.body as Buffer | undefined)?.toString('base64') ?? null }
@@ -70,6 +107,96 @@ t.test('the proxy forwards method, path, query, headers and body, and passes the
     t.equal((await teapot.body.json() as { method: string }).method, 'DELETE')
     const get = await request(`${base}/?id=7`)
     t.equal((await get.body.json() as { url: string }).url, '/?id=7', 'the root path is proxied too')
+  })
+
+  t.test('hop-by-hop headers stay on their hop, and X-Forwarded-* tell the replica who asked', async t => {
+    // node:http, since undici refuses to send a Connection header naming other headers
+    const req = http.request(`${base}/headers?id=42`, {
+      headers: { connection: 'keep-alive, x-secret', 'x-secret': '1', 'keep-alive': 'timeout=5', 'x-forwarded-for': '10.0.0.1', host: 'lb.example:5000', 'x-kept': 'yes' }
+    })
+    req.end()
+    const [res] = await once(req, 'response') as [http.IncomingMessage]
+    let text = ''
+    for await (const chunk of res) text += String(chunk)
+    const echo = JSON.parse(text) as { headers: Record<string, string> }
+    const replica = app.ring.lookup(42)!
+    t.equal(echo.headers['x-kept'], 'yes')
+    t.notOk('x-secret' in echo.headers, 'a header the client\'s Connection lists is not forwarded')
+    t.notOk('keep-alive' in echo.headers, 'nor is Keep-Alive')
+    t.equal(echo.headers.host, new URL(replica.url).host, 'Host is the replica\'s own')
+    t.equal(echo.headers['x-forwarded-host'], 'lb.example:5000')
+    t.equal(echo.headers['x-forwarded-for'], '10.0.0.1, 127.0.0.1', 'the client address is appended')
+    t.equal(echo.headers['x-forwarded-proto'], 'http')
+
+    const hop = await request(`${base}/raw/hop?id=42`)
+    t.equal(await hop.body.text(), 'ok')
+    t.equal(hop.headers['x-public'], '1')
+    t.notOk('x-private' in hop.headers, 'a header the replica\'s Connection lists is not passed back')
+    t.not(hop.headers['keep-alive'], 'timeout=5', 'nor is the replica\'s Keep-Alive (the balancer\'s connection has its own)')
+  })
+
+  t.test('a chunked body sent after Expect: 100-continue reaches the replica whole, with its length', async t => {
+    const req = http.request(`${base}/upload?id=9`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', expect: '100-continue', 'transfer-encoding': 'chunked' }
+    })
+    await once(req, 'continue')
+    req.write('first part, ')
+    req.end('second part')
+    const [res] = await once(req, 'response') as [http.IncomingMessage]
+    let text = ''
+    for await (const chunk of res) text += String(chunk)
+    t.equal(res.statusCode, 200)
+    const echo = JSON.parse(text) as { headers: Record<string, string>, body: string }
+    t.equal(Buffer.from(echo.body, 'base64').toString(), 'first part, second part')
+    t.equal(echo.headers['content-length'], '23')
+    t.notOk('transfer-encoding' in echo.headers)
+    t.notOk('expect' in echo.headers, 'the balancer answered the Expect itself')
+  })
+
+  t.test('a large answer streams through byte for byte', async t => {
+    const res = await request(`${base}/bytes/3000000?id=5`)
+    const body = Buffer.from(await res.body.arrayBuffer())
+    t.equal(res.statusCode, 200)
+    t.equal(body.length, 3_000_000)
+    t.ok(body.equals(Buffer.alloc(3_000_000, 'abcdefghij')))
+  })
+
+  t.test('an answer that is not HTTP is a 502 in the error shape, not retried', async t => {
+    const res = await request(`${base}/raw/garbage?id=42`)
+    t.equal(res.statusCode, 502)
+    t.match(await res.body.json(), { status: 'failure', message: new RegExp(`^<Error> replica ${app.ring.lookup(42)!.hostname} failed: `) })
+    t.equal(res.headers['x-ringlb-replica'], app.ring.lookup(42)!.hostname)
+  })
+
+  t.test('an answer broken off mid-body closes the client\'s connection, and the balancer goes on', async t => {
+    const res = await request(`${base}/raw/break?id=42`)
+    t.equal(res.statusCode, 200, 'the status had already gone out')
+    await t.rejects(res.body.text(), 'the client sees the body cut short')
+    const next = await request(`${base}/home?id=42`)
+    t.equal(next.statusCode, 200)
+    await next.body.dump()
+    t.equal(app.replicas.load.total, 0, 'no request is left counted in flight')
+  })
+
+  t.test('a client that leaves, mid-answer or before it, has the replica\'s answer cut off too', async t => {
+    for (const delay of [0, 200]) {
+      const before = driver.cutOff
+      const req = http.request(`${base}/drip/${delay}?id=42`)
+      req.on('error', () => {})
+      req.end()
+      if (delay === 0) {
+        const [res] = await once(req, 'response') as [http.IncomingMessage]
+        await once(res, 'data')
+      } else {
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+      req.destroy()
+      // the whole answer would take two seconds
+      await until(`delay ${delay}: the replica's answer is cut off`, () => driver.cutOff > before, 1500)
+      await until(`delay ${delay}: nothing left in flight`, () => app.replicas.load.total === 0, 1500)
+      t.pass(`delay ${delay} ms: the replica's connection was closed before its answer was whole`)
+    }
   })
 
   t.test('a proxied body over the limit is refused by the balancer', async t => {
