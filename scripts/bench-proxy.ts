@@ -1,15 +1,21 @@
 import type { ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { cpuMs } from './lib/cpu.js'
-import { type Measurement, measure, median } from './lib/load.js'
+import { freePort } from '../lib/free-port.js'
 import { forkServer, startReplica, stop } from './lib/processes.js'
+import { type Target, interleave, printTable } from './lib/rounds.js'
+import { startReference } from './bench/upstreams.js'
 
 /*
- * `npm run bench:proxy`: the proxy library question of the core issue, measured.
- * Bare Fastify with @fastify/reply-from (`getUpstream`) against
- * @fastify/http-proxy (`replyOptions.getUpstream`), both choosing the replica
- * on the same maglev ring over three replica processes, in interleaved rounds.
+ * `npm run bench:proxy`: how fast a Node proxy can be here, and what the proxy
+ * library costs. Bare Fastify forwarding with @fastify/reply-from,
+ * @fastify/http-proxy and ringlb's own forwarder (lib/forward.ts, what the
+ * proxy plugin uses), the last also as a 2-worker node:cluster, all choosing
+ * the replica on the same maglev ring over three replica processes, against
+ * nginx (1 worker) over the same replicas, in interleaved rounds.
  */
 const { values: flags } = parseArgs({
   options: {
@@ -19,38 +25,31 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' }
   }
 })
-const options = { connections: Number(flags.connections), duration: Number(flags.duration) }
+const options = { duration: Number(flags.duration), warmup: Number(flags.warmup), rounds: Number(flags.rounds), connections: Number(flags.connections) }
 const PROXY_SERVER = fileURLToPath(new URL('./bench/proxy-server.js', import.meta.url))
 
 const children: ChildProcess[] = []
+const dir = await mkdtemp(join(tmpdir(), 'ringlb-bench-proxy-'))
 try {
   const replicas = await Promise.all([0, 1, 2].map(async id => await startReplica(id)))
   children.push(...replicas.map(r => r.child))
-  const upstreams = replicas.map(r => r.url).join(',')
-  const targets = []
-  for (const lib of ['reply-from', 'http-proxy']) {
-    const proxy = await forkServer(PROXY_SERVER, { PROXY_LIB: lib, UPSTREAMS: upstreams })
+  const targets: Target[] = []
+  const nginx = await startReference('nginx', dir, replicas.map(r => r.port))
+  if (nginx !== undefined) {
+    children.push(nginx.child)
+    targets.push({ name: 'nginx', url: nginx.url, pid: nginx.child.pid as number, withChildren: true })
+  }
+  const variants: Array<[string, string, number]> = [['reply-from', 'reply-from', 1], ['http-proxy', 'http-proxy', 1], ['forward', 'forward', 1], ['forward-2-workers', 'forward', 2]]
+  for (const [name, lib, workers] of variants) {
+    const port = workers > 1 ? await freePort('127.0.0.1') : 0
+    const proxy = await forkServer(PROXY_SERVER, { PROXY_LIB: lib, WORKERS: String(workers), PORT: String(port), UPSTREAMS: replicas.map(r => r.url).join(',') })
     children.push(proxy.child)
-    targets.push({ name: lib, url: proxy.url, pid: proxy.child.pid as number })
+    targets.push({ name, url: proxy.url, pid: proxy.child.pid as number, withChildren: workers > 1 })
   }
-  const runs = new Map<string, Measurement[]>(targets.map(t => [t.name, []]))
-  const cpu = new Map<string, number[]>(targets.map(t => [t.name, []]))
-  const rounds = Number(flags.rounds)
-  for (let round = 0; round < rounds; round++) {
-    for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
-      await measure(target.url, { ...options, duration: Number(flags.warmup) })
-      const before = cpuMs(target.pid)
-      const m = await measure(target.url, options)
-      const us = (cpuMs(target.pid) - before) * 1000 / (m.rps * options.duration)
-      runs.get(target.name)?.push(m)
-      cpu.get(target.name)?.push(us)
-      console.log(`round ${round + 1}/${rounds} ${target.name.padEnd(11)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}  ${us.toFixed(0)} µs CPU/request`)
-    }
-  }
-  console.log(`\nmedians of ${rounds} rounds, ${options.connections} connections, ${options.duration} s each`)
-  for (const [name, list] of runs) {
-    console.log(`${name.padEnd(11)} ${median(list.map(m => m.rps)).toFixed(0).padStart(7)} req/s  p50 ${median(list.map(m => m.p50))} ms  p99 ${median(list.map(m => m.p99))} ms  errors ${list.reduce((s, m) => s + m.errors, 0)}  ${median(cpu.get(name) ?? []).toFixed(0)} µs CPU/request`)
-  }
+  const summaries = await interleave(targets, options)
+  console.log(`\nmedians of ${options.rounds} rounds, ${options.connections} connections, ${options.duration} s each (CPU: the proxy's own processes)`)
+  printTable(summaries, nginx === undefined ? 'reply-from' : 'nginx')
 } finally {
   await Promise.all(children.map(async child => { await stop(child) }))
+  await rm(dir, { recursive: true, force: true })
 }

@@ -1,33 +1,67 @@
+import cluster from 'node:cluster'
 import httpProxy from '@fastify/http-proxy'
 import replyFrom from '@fastify/reply-from'
 import Fastify from 'fastify'
+import { downstreamHeaders, forward, upstreamHeaders } from '../../lib/forward.js'
 import { ReplicaPools } from '../../lib/replica-pools.js'
 import { requestKey } from '../../lib/request-key.js'
 import { MaglevRing } from '../../lib/rings/maglev.js'
 
 /*
- * A bare proxy for `npm run bench:proxy`: Fastify (no logger) with either
- * @fastify/reply-from or @fastify/http-proxy, choosing the upstream per request
- * on a maglev ring over UPSTREAMS, through ringlb's per-replica undici pools.
- * It reports its kernel-chosen port over IPC, like a replica.
+ * A bare proxy for `npm run bench:proxy`: Fastify (no logger) forwarding with
+ * @fastify/reply-from, @fastify/http-proxy or ringlb's own forwarder
+ * (lib/forward.ts), choosing the upstream per request on a maglev ring over
+ * UPSTREAMS, through ringlb's per-replica undici pools. With WORKERS > 1 it is
+ * a node:cluster of that many workers sharing PORT, each building the same
+ * ring from the same list (Maglev is deterministic, so the rings are identical).
+ * It reports its port over IPC once every worker listens, like a replica.
  */
 const lib = process.env.PROXY_LIB
-const upstreams = (process.env.UPSTREAMS ?? '').split(',')
-const ring = new MaglevRing<{ id: number, hostname: string, url: string }>({ tableSize: 65537 })
-upstreams.forEach((url, id) => { ring.add({ id, hostname: `server-${id}`, url }) })
-const getUpstream = (request: { query: unknown, headers: Record<string, string | string[] | undefined> }): string => ring.lookup(requestKey(request))?.url ?? ''
-const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
+const workers = Number(process.env.WORKERS ?? '1')
+const port = Number(process.env.PORT ?? '0')
 
-const app = Fastify()
-if (lib === 'http-proxy') {
-  await app.register(httpProxy, { upstream: '', undici: pools, replyOptions: { getUpstream } })
-} else if (lib === 'reply-from') {
-  await app.register(replyFrom, { undici: pools })
-  app.all('/*', (request, reply) => reply.from(request.url, { getUpstream: () => getUpstream(request) }))
-} else {
-  throw new Error(`PROXY_LIB must be reply-from or http-proxy, got ${lib}`)
+async function serve (): Promise<number> {
+  const ring = new MaglevRing<{ id: number, hostname: string, url: string }>({ tableSize: 65537 })
+  ;(process.env.UPSTREAMS ?? '').split(',').forEach((url, id) => { ring.add({ id, hostname: `server-${id}`, url }) })
+  const getUpstream = (request: { query: unknown, headers: Record<string, string | string[] | undefined> }): string => ring.lookup(requestKey(request))?.url ?? ''
+  const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
+
+  const app = Fastify()
+  if (lib === 'http-proxy') {
+    await app.register(httpProxy, { upstream: '', undici: pools, replyOptions: { getUpstream } })
+  } else if (lib === 'reply-from') {
+    await app.register(replyFrom, { undici: pools })
+    app.all('/*', (request, reply) => reply.from(request.url, { getUpstream: () => getUpstream(request) }))
+  } else if (lib === 'forward') {
+    app.all('/*', (request, reply) => {
+      forward(pools, { origin: getUpstream(request), method: request.method, path: request.url, headers: upstreamHeaders(request.raw), timeoutMs: 30_000 }, {
+        onResponse: (statusCode, headers) => {
+          reply.hijack()
+          return reply.raw.writeHead(statusCode, downstreamHeaders(headers))
+        },
+        onError: (error) => { void reply.code(502).send(error.message) }
+      })
+      return reply
+    })
+  } else {
+    throw new Error(`PROXY_LIB must be reply-from, http-proxy or forward, got ${lib}`)
+  }
+  await app.listen({ port, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (address === null || typeof address !== 'object') throw new Error('no address')
+  return address.port
 }
-process.once('disconnect', () => { void app.close().then(() => process.exit(0)) })
-await app.listen({ port: 0, host: '127.0.0.1' })
-const address = app.server.address()
-if (process.send !== undefined && address !== null && typeof address === 'object') process.send({ port: address.port })
+
+if (workers > 1 && cluster.isPrimary) {
+  if (port === 0) throw new Error('a cluster needs PORT: its workers must share one')
+  const forked = Array.from({ length: workers }, () => cluster.fork())
+  await Promise.all(forked.map(async worker => { await new Promise(resolve => worker.once('listening', resolve)) }))
+  process.send?.({ port })
+  process.once('disconnect', () => { for (const worker of forked) worker.kill(); process.exit(0) })
+} else {
+  const listening = await serve()
+  if (workers === 1) {
+    process.once('disconnect', () => { process.exit(0) })
+    process.send?.({ port: listening })
+  }
+}

@@ -1,7 +1,9 @@
-import { spawnSync } from 'node:child_process'
+import { type ChildProcess, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { freePort } from '../../lib/free-port.js'
+import { startForeground } from '../lib/processes.js'
 
 /** A binary on PATH or in /usr/sbin (where Debian puts nginx and haproxy, off a non-root PATH), else undefined. */
 export function findBinary (name: string): string | undefined {
@@ -78,4 +80,20 @@ backend replicas
 ${replicaPorts.map((p, i) => `  server r${i} 127.0.0.1:${p}`).join('\n')}
 `)
   return { command: binary, args: ['-db', '-f', conf] }
+}
+
+/**
+ * nginx or HAProxy over the replicas on `replicaPorts`, configured in `dir`,
+ * listening on a free loopback port; undefined (with a note) when not installed.
+ */
+export async function startReference (name: 'nginx' | 'haproxy', dir: string, replicaPorts: number[]): Promise<{ child: ChildProcess, url: string } | undefined> {
+  const binary = findBinary(name)
+  if (binary === undefined) {
+    console.log(`note: ${name} is not installed; skipped (Debian: apt-get install -y ${name === 'nginx' ? 'nginx-light' : 'haproxy'})`)
+    return undefined
+  }
+  const port = await freePort('127.0.0.1')
+  const upstream = await (name === 'nginx' ? nginx : haproxy)(binary, dir, port, replicaPorts)
+  const child = await startForeground(upstream.command, upstream.args, port)
+  return { child, url: `http://127.0.0.1:${port}` }
 }
