@@ -73,68 +73,91 @@ export interface Upstream {
   path: string
   headers: Record<string, string | string[]>
   body?: Buffer
-  /** how long to wait for the replica's headers, and then between body chunks */
+  /**
+   * How long to wait for the replica's headers, then between its body chunks,
+   * and for a client that has stopped reading to take more (nginx's
+   * proxy_read_timeout and send_timeout, in one)
+   */
   timeoutMs: number
 }
 
 export interface ForwardHandlers {
-  /** The replica's answer has begun: write its status and headers to the client's response, and return that response. */
-  onResponse: (statusCode: number, headers: Headers) => ServerResponse
+  /** The replica's answer has begun: write its status and headers to the client's response. */
+  onResponse: (statusCode: number, headers: Headers) => void
   /**
    * The exchange failed. `answered` says whether the replica's answer had
    * begun: if so, the client's connection has been closed mid-answer (as nginx
    * does); if not, nothing was sent yet and the request may be answered
-   * otherwise or tried elsewhere.
+   * otherwise or tried elsewhere. A client that left ends the exchange with a
+   * `ClientGone` error.
    */
   onError: (error: Error, answered: boolean) => void
 }
 
 /** Why an exchange is abandoned when the client goes away before its answer is whole. */
-class ClientGone extends Error {
+export class ClientGone extends Error {
   constructor () {
     super('the client closed its connection')
     this.name = 'ClientGone'
   }
 }
 
-/** One exchange with a replica, as an undici dispatch handler. */
+/** One exchange with a replica, as an undici dispatch handler writing into the client's response. */
 class Exchange implements Dispatcher.DispatchHandler {
-  private response: ServerResponse | undefined
+  private answered = false
+  private over = false
+  /** set while the client's socket is full: it must drain within the timeout */
+  private stall: NodeJS.Timeout | undefined
 
-  constructor (private readonly handlers: ForwardHandlers) {}
+  constructor (private readonly response: ServerResponse, private readonly handlers: ForwardHandlers, private readonly timeoutMs: number) {}
 
-  /** Nothing to do; undici tells this handler API from its older one by this method. */
-  onRequestStart (): void {}
-
-  onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Headers): void {
-    const response = this.handlers.onResponse(statusCode, headers)
-    this.response = response
+  onRequestStart (controller: Dispatcher.DispatchController): void {
+    const response = this.response
     if (response.destroyed) {
       controller.abort(new ClientGone())
       return
     }
-    response.on('drain', () => { controller.resume() })
-    response.once('close', () => { if (!response.writableFinished) controller.abort(new ClientGone()) })
+    // a client that leaves, before the answer or during it, ends the exchange with the replica too
+    response.once('close', () => { if (!this.over && !response.writableFinished) controller.abort(new ClientGone()) })
+  }
+
+  onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Headers): void {
+    // may throw (a header Node will not write): undici then ends the exchange with that error, unanswered
+    this.handlers.onResponse(statusCode, headers)
+    this.answered = true
+    this.response.on('drain', () => {
+      clearTimeout(this.stall)
+      this.stall = undefined
+      controller.resume()
+    })
   }
 
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.response?.write(chunk) === false) controller.pause()
+    if (this.response.write(chunk)) return
+    controller.pause()
+    this.stall ??= setTimeout(() => { this.response.destroy() }, this.timeoutMs)
   }
 
   onResponseEnd (): void {
-    this.response?.end()
+    this.finish()
+    this.response.end()
   }
 
   onResponseError (_controller: Dispatcher.DispatchController, error: Error): void {
-    const response = this.response
+    this.finish()
     // an answer already begun cannot be completed: the client's connection closes
-    if (response !== undefined && !response.destroyed) response.destroy()
-    this.handlers.onError(error, response !== undefined)
+    if (this.answered && !this.response.destroyed) this.response.destroy()
+    this.handlers.onError(error, this.answered)
+  }
+
+  private finish (): void {
+    this.over = true
+    clearTimeout(this.stall)
   }
 }
 
-/** Forwards one request through `dispatcher` (our per-replica pools). */
-export function forward (dispatcher: Dispatcher, upstream: Upstream, handlers: ForwardHandlers): void {
+/** Forwards one request through `dispatcher` (our per-replica pools), its answer into `response`. */
+export function forward (dispatcher: Dispatcher, upstream: Upstream, response: ServerResponse, handlers: ForwardHandlers): void {
   dispatcher.dispatch({
     origin: upstream.origin,
     method: upstream.method as Dispatcher.HttpMethod,
@@ -143,5 +166,5 @@ export function forward (dispatcher: Dispatcher, upstream: Upstream, handlers: F
     body: upstream.body,
     headersTimeout: upstream.timeoutMs,
     bodyTimeout: upstream.timeoutMs
-  }, new Exchange(handlers))
+  }, new Exchange(response, handlers, upstream.timeoutMs))
 }

@@ -110,6 +110,13 @@ export class BalancerMetrics {
     this.latency.observe(seconds)
   }
 
+  /** This replica's answer broke off midway (the client got part of it). */
+  broken (hostname: string): void {
+    const c = this.countsFor(hostname)
+    c.requests++
+    c.errors++
+  }
+
   /** This replica did not answer and the request was sent on to the next one. */
   retried (hostname: string): void {
     const c = this.countsFor(hostname)

@@ -7,6 +7,7 @@ import { Dispatcher, Pool } from 'undici'
  */
 export class ReplicaPools extends Dispatcher {
   private readonly pools = new Map<string, Pool>()
+  private closed = false
 
   constructor (private readonly poolOptions: Pool.Options = {}) {
     super()
@@ -20,6 +21,12 @@ export class ReplicaPools extends Dispatcher {
     let pool = this.pools.get(origin)
     if (pool === undefined) {
       pool = new Pool(origin, this.poolOptions)
+      if (this.closed) {
+        // a late request (a retry while the balancer closes) is still sent, on a pool that closes after it
+        const sent = pool.dispatch(options, handler)
+        void pool.close()
+        return sent
+      }
       this.pools.set(origin, pool)
     }
     return pool.dispatch(options, handler)
@@ -34,12 +41,14 @@ export class ReplicaPools extends Dispatcher {
   }
 
   async close (): Promise<void> {
+    this.closed = true
     const pools = [...this.pools.values()]
     this.pools.clear()
     await Promise.all(pools.map(async pool => { await pool.close() }))
   }
 
   async destroy (): Promise<void> {
+    this.closed = true
     const pools = [...this.pools.values()]
     this.pools.clear()
     await Promise.all(pools.map(async pool => { await pool.destroy() }))

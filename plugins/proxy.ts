@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { pickBounded } from '../lib/bounded-load.js'
 import { unavailable } from '../lib/errors.js'
-import { downstreamHeaders, forward, upstreamHeaders } from '../lib/forward.js'
+import { ClientGone, downstreamHeaders, forward, upstreamHeaders } from '../lib/forward.js'
 import type { Replica } from '../lib/replica-manager.js'
 import { ReplicaPools } from '../lib/replica-pools.js'
 import { requestKey } from '../lib/request-key.js'
@@ -70,19 +70,28 @@ export default fp(async (app) => {
       headers: upstreamHeaders(request.raw),
       body: bodyOf(request),
       timeoutMs: config.LB_PROXY_TIMEOUT_MS
-    }, {
+    }, reply.raw, {
       onResponse: (statusCode, headers) => {
-        // the answer goes straight to the socket; Fastify's onResponse hooks still run when it ends
-        reply.hijack()
         const out = downstreamHeaders(headers)
         out['x-ringlb-replica'] = hostname
         if (app.closing) out.connection = 'close'
-        return reply.raw.writeHead(statusCode, out)
+        reply.raw.writeHead(statusCode, out)
+        // the answer goes straight to the socket; Fastify's onResponse hooks still run when it ends
+        reply.hijack()
       },
       onError: (error, answered) => {
-        if (answered) return
         reply.raw.off('close', release)
         release()
+        if (answered) {
+          // the answer broke off midway and the client's connection was closed: the replica's doing, unless the client left
+          if (!(error instanceof ClientGone)) {
+            app.metrics.broken(hostname)
+            replicas.reportFailure(hostname)
+          }
+          return
+        }
+        // a client that left is owed nothing, not even a retry
+        if (error instanceof ClientGone || reply.raw.destroyed) return
         const code = failureCode(error)
         if (code === undefined || !NO_ANSWER.has(code)) {
           reply.code(502).send({ message: `<Error> replica ${hostname} failed: ${error.message}`, status: 'failure' })

@@ -1,6 +1,7 @@
+import http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { build } from './helper.js'
+import { build, until } from './helper.js'
 import { InProcessDriver } from './support/in-process-driver.js'
 
 /** An id whose owner on the ring is `hostname`, found through /map_request. */
@@ -72,4 +73,26 @@ t.test('a GET whose owner hangs is retried on the next replica after LB_PROXY_TI
   t.equal(res.statusCode, 200)
   t.not(res.headers['x-ringlb-replica'], 'server-0')
   t.equal(driver.hits('server-0', '/home'), 1, 'the hung owner was tried first')
+})
+
+t.test('a client that leaves while the owner hangs is owed nothing: no retry, nothing left in flight', async t => {
+  const driver = new InProcessDriver()
+  const app = await build(t, { ...quietHeartbeat, LB_PROXY_TIMEOUT_MS: '300' }, { driver })
+  const id = await idOwnedBy(app, 'server-0')
+  driver.hang('server-0')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const others = ['server-1', 'server-2'].map(h => driver.hits(h, '/home'))
+
+  const req = http.request(`http://127.0.0.1:${port}/home?id=${id}`)
+  req.on('error', () => {})
+  req.end()
+  await sleep(100)
+  t.equal(app.replicas.load.total, 1, 'the request is in flight to its owner')
+  req.destroy()
+  await until('the request leaves the in-flight count', () => app.replicas.load.total === 0, 1000)
+  // past the owner's timeout, when a request whose client stayed would be retried
+  await sleep(600)
+  t.same(['server-1', 'server-2'].map(h => driver.hits(h, '/home')), others, 'no other replica was asked')
+  t.equal(app.replicas.load.total, 0, 'and none is counted in flight')
 })

@@ -170,9 +170,14 @@ t.test('the proxy forwards method, path, query, headers and body, and passes the
   })
 
   t.test('an answer broken off mid-body closes the client\'s connection, and the balancer goes on', async t => {
+    const owner = app.ring.lookup(42)!.hostname
+    const before = { ...app.metrics.of(owner) }
     const res = await request(`${base}/raw/break?id=42`)
     t.equal(res.statusCode, 200, 'the status had already gone out')
     await t.rejects(res.body.text(), 'the client sees the body cut short')
+    const after = app.metrics.of(owner)
+    t.equal(after.requests - before.requests, 1, 'counted once as a request of the replica')
+    t.equal(after.errors - before.errors, 1, 'and as its error')
     const next = await request(`${base}/home?id=42`)
     t.equal(next.statusCode, 200)
     await next.body.dump()
@@ -214,4 +219,29 @@ t.test('the proxy forwards method, path, query, headers and body, and passes the
     t.not(res.headers['x-ringlb-replica'], victim.hostname)
     await res.body.dump()
   })
+})
+
+t.test('a client that stops reading is cut off after LB_PROXY_TIMEOUT_MS, and so is the replica', async t => {
+  const driver = new EchoDriver()
+  const app = await build(t, { LB_PROXY_TIMEOUT_MS: '500' }, { driver })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  // 64 MiB: far more than the sockets' buffers hold
+  const req = http.request(`http://127.0.0.1:${port}/bytes/67108864?id=3`)
+  req.end()
+  const [res] = await once(req, 'response') as [http.IncomingMessage]
+  t.equal(res.statusCode, 200)
+  res.pause()
+  await until('the stalled exchange ends', () => app.replicas.load.total === 0, 5000)
+  // what the client had not read yet is still in its buffers: read it, to the cut
+  let received = 0
+  res.on('data', (chunk: Buffer) => { received += chunk.length })
+  res.on('error', () => {}) // 'aborted', as expected
+  res.resume()
+  await new Promise(resolve => res.once('close', resolve))
+  t.notOk(res.complete, 'the client\'s answer was cut off')
+  t.ok(received < 64 * 1024 * 1024, `after ${received} of 67108864 bytes`)
+  const next = await request(`http://127.0.0.1:${port}/headers?id=3`)
+  t.equal(next.statusCode, 200, 'and the replica answers the next request')
+  await next.body.dump()
 })

@@ -34,10 +34,10 @@ async function serve (): Promise<number> {
     app.all('/*', (request, reply) => reply.from(request.url, { getUpstream: () => getUpstream(request) }))
   } else if (lib === 'forward') {
     app.all('/*', (request, reply) => {
-      forward(pools, { origin: getUpstream(request), method: request.method, path: request.url, headers: upstreamHeaders(request.raw), timeoutMs: 30_000 }, {
+      forward(pools, { origin: getUpstream(request), method: request.method, path: request.url, headers: upstreamHeaders(request.raw), timeoutMs: 30_000 }, reply.raw, {
         onResponse: (statusCode, headers) => {
+          reply.raw.writeHead(statusCode, downstreamHeaders(headers))
           reply.hijack()
-          return reply.raw.writeHead(statusCode, downstreamHeaders(headers))
         },
         onError: (error) => { void reply.code(502).send(error.message) }
       })
