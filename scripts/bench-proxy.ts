@@ -34,20 +34,21 @@ try {
   const replicas = await Promise.all([0, 1, 2].map(async id => await startReplica(id)))
   children.push(...replicas.map(r => r.child))
   const targets: Target[] = []
+  const replicaPids = (): number[] => replicas.map(r => r.child.pid as number)
   const nginx = await startReference('nginx', dir, replicas.map(r => r.port))
   if (nginx !== undefined) {
     children.push(nginx.child)
-    targets.push({ name: 'nginx', url: nginx.url, pid: nginx.child.pid as number, withChildren: true })
+    targets.push({ name: 'nginx', url: nginx.url, pid: nginx.child.pid as number, withChildren: true, replicas: replicaPids })
   }
   const variants: Array<[string, string, number]> = [['reply-from', 'reply-from', 1], ['http-proxy', 'http-proxy', 1], ['forward', 'forward', 1], ['forward-2-workers', 'forward', 2]]
   for (const [name, lib, workers] of variants) {
     const port = workers > 1 ? await freePort('127.0.0.1') : 0
     const proxy = await forkServer(PROXY_SERVER, { PROXY_LIB: lib, WORKERS: String(workers), PORT: String(port), UPSTREAMS: replicas.map(r => r.url).join(',') })
     children.push(proxy.child)
-    targets.push({ name, url: proxy.url, pid: proxy.child.pid as number, withChildren: workers > 1 })
+    targets.push({ name, url: proxy.url, pid: proxy.child.pid as number, withChildren: workers > 1, replicas: replicaPids })
   }
   const summaries = await interleave(targets, options)
-  console.log(`\nmedians of ${options.rounds} rounds, ${options.connections} connections, ${options.duration} s each (CPU: the proxy's own processes)`)
+  console.log(`\nmedians of ${options.rounds} rounds, ${options.connections} connections, ${options.duration} s each (CPU per request: the proxy's own processes, the replicas', this script's autocannon; busy: the whole machine)`)
   printTable(summaries, nginx === undefined ? 'reply-from' : 'nginx')
 } finally {
   await Promise.all(children.map(async child => { await stop(child) }))

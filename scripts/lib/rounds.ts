@@ -1,8 +1,19 @@
+import { readFileSync } from 'node:fs'
 import { cpuMs } from './cpu.js'
 import { type Measurement, measure, median } from './load.js'
 
-/** A server under test and the process whose CPU it costs (with its children: nginx's worker, a cluster's workers). */
-export interface Target { name: string, url: string, pid: number, withChildren: boolean }
+/**
+ * A server under test, the process whose CPU it costs (with its children:
+ * nginx's worker, a cluster's workers), and the replica processes behind it.
+ */
+export interface Target {
+  name: string
+  url: string
+  pid: number
+  withChildren: boolean
+  /** the replicas it forwards to, read at each measurement (a balancer may have replaced one) */
+  replicas: () => number[]
+}
 
 export interface RoundOptions {
   rounds: number
@@ -13,9 +24,57 @@ export interface RoundOptions {
   connections: number
 }
 
-export interface Summary extends Measurement {
-  /** CPU of the target's own processes per request, µs (median over the rounds) */
+/** Where the machine's CPU went during a measurement, per request (µs) and in all. */
+interface CpuShare {
+  /** the target's own processes */
   cpuUs: number
+  /** the replicas behind it */
+  replicaUs: number
+  /** this process: autocannon, which runs in it */
+  loadUs: number
+  /** the share of the machine's CPU time that was busy, 0..1 */
+  busy: number
+}
+
+export interface Summary extends Measurement, CpuShare {}
+
+/** Busy and total CPU time of the whole machine so far, in /proc/stat's ticks. */
+function machineTicks (): { busy: number, total: number } {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
+  const total = ticks.reduce((sum, t) => sum + t, 0)
+  // idle and iowait
+  return { busy: total - ticks[3] - ticks[4], total }
+}
+
+/** CPU ms of `pids` together; one that has exited meanwhile counts no more (a bench kills none). */
+function sumCpuMs (pids: number[]): number {
+  return pids.reduce((sum, pid) => {
+    try {
+      return sum + cpuMs(pid)
+    } catch {
+      return sum
+    }
+  }, 0)
+}
+
+/** Runs `run` and says where the CPU went meanwhile, per request of the `requests` it reports. */
+async function accountCpu (target: Target, run: () => Promise<Measurement>, seconds: number): Promise<Measurement & CpuShare> {
+  const replicas = target.replicas()
+  const machine = machineTicks()
+  const own = cpuMs(target.pid, target.withChildren)
+  const behind = sumCpuMs(replicas)
+  const load = process.cpuUsage()
+  const m = await run()
+  const requests = m.rps * seconds
+  const loadUsed = process.cpuUsage(load)
+  const after = machineTicks()
+  return {
+    ...m,
+    cpuUs: (cpuMs(target.pid, target.withChildren) - own) * 1000 / requests,
+    replicaUs: (sumCpuMs(replicas) - behind) * 1000 / requests,
+    loadUs: (loadUsed.user + loadUsed.system) / requests,
+    busy: (after.busy - machine.busy) / (after.total - machine.total)
+  }
 }
 
 /**
@@ -24,17 +83,16 @@ export interface Summary extends Measurement {
  * and returns the medians (errors summed over the rounds).
  */
 export async function interleave (targets: Target[], options: RoundOptions): Promise<Map<string, Summary>> {
-  const runs = new Map<string, Array<Measurement & { cpuUs: number }>>(targets.map(t => [t.name, []]))
+  const runs = new Map<string, Summary[]>(targets.map(t => [t.name, []]))
   const width = Math.max(...targets.map(t => t.name.length))
   for (let round = 0; round < options.rounds; round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length])
     for (const target of order) {
       await measure(target.url, { connections: options.connections, duration: options.warmup })
-      const before = cpuMs(target.pid, target.withChildren)
-      const m = await measure(target.url, { connections: options.connections, duration: options.duration })
-      const cpuUs = (cpuMs(target.pid, target.withChildren) - before) * 1000 / (m.rps * options.duration)
-      runs.get(target.name)?.push({ ...m, cpuUs })
-      console.log(`round ${round + 1}/${options.rounds} ${target.name.padEnd(width)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}  ${cpuUs.toFixed(0)} µs CPU/request`)
+      const m = await accountCpu(target, async () => await measure(target.url, { connections: options.connections, duration: options.duration }), options.duration)
+      runs.get(target.name)?.push(m)
+      console.log(`round ${round + 1}/${options.rounds} ${target.name.padEnd(width)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}  ` +
+        `CPU µs/request: ${m.cpuUs.toFixed(0)} proxy, ${m.replicaUs.toFixed(0)} replicas, ${m.loadUs.toFixed(0)} autocannon; machine ${(m.busy * 100).toFixed(0)}% busy`)
     }
   }
   const summaries = new Map<string, Summary>()
@@ -44,22 +102,29 @@ export async function interleave (targets: Target[], options: RoundOptions): Pro
       p50: median(list.map(m => m.p50)),
       p99: median(list.map(m => m.p99)),
       errors: list.reduce((sum, m) => sum + m.errors, 0),
-      cpuUs: median(list.map(m => m.cpuUs))
+      cpuUs: median(list.map(m => m.cpuUs)),
+      replicaUs: median(list.map(m => m.replicaUs)),
+      loadUs: median(list.map(m => m.loadUs)),
+      busy: median(list.map(m => m.busy))
     })
   }
   return summaries
 }
 
-/** The medians as a table, with each target's req/s and p99 against `baseName`'s when it was measured. */
+/**
+ * The medians as a table, with each target's req/s and p99 against
+ * `baseName`'s when it was measured, and where the CPU went per request.
+ */
 export function printTable (summaries: Map<string, Summary>, baseName: string): void {
   const base = summaries.get(baseName)
   const width = Math.max(22, ...[...summaries.keys()].map(name => name.length + 1))
   console.log(['target'.padEnd(width), 'req/s'.padStart(8), 'p50 ms'.padStart(7), 'p99 ms'.padStart(7), 'errors'.padStart(7),
-    `×${baseName}`.padStart(9), `p99−${baseName}`.padStart(12), 'µs CPU/req'.padStart(11)].join(' '))
+    `×${baseName}`.padStart(9), `p99−${baseName}`.padStart(12), 'CPU µs/req: proxy'.padStart(18), 'replicas'.padStart(9), 'autocannon'.padStart(11), 'busy'.padStart(5)].join(' '))
   for (const [name, m] of summaries) {
     const ratio = base === undefined ? '' : (m.rps / base.rps).toFixed(2)
     const p99Delta = base === undefined ? '' : `${m.p99 - base.p99 >= 0 ? '+' : ''}${(m.p99 - base.p99).toFixed(1)}`
     console.log([name.padEnd(width), m.rps.toFixed(0).padStart(8), m.p50.toFixed(1).padStart(7), m.p99.toFixed(1).padStart(7),
-      String(m.errors).padStart(7), ratio.padStart(9), p99Delta.padStart(12), m.cpuUs.toFixed(0).padStart(11)].join(' '))
+      String(m.errors).padStart(7), ratio.padStart(9), p99Delta.padStart(12), m.cpuUs.toFixed(0).padStart(18), m.replicaUs.toFixed(0).padStart(9),
+      m.loadUs.toFixed(0).padStart(11), `${(m.busy * 100).toFixed(0)}%`.padStart(5)].join(' '))
   }
 }
