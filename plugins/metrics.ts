@@ -11,7 +11,8 @@ declare module 'fastify' {
 /**
  * Counts every proxied request when its answer has left: the proxy names the
  * replica in the x-ringlb-replica header, so the proxy itself only reports
- * retries. Respawns and missed heartbeats come from the replica manager.
+ * retries and answers that broke off midway (those never finish). Respawns
+ * and missed heartbeats come from the replica manager.
  */
 export default fp(async (app) => {
   const { replicas, ring } = app
