@@ -11,15 +11,16 @@ export async function renderSvg (spec: TopLevelSpec): Promise<string> {
   }
 }
 
+/** What every chart here shares: the vega-lite version, a title, its size and a white background (for the README). */
+function frame (title: string, width = 320): { $schema: string, title: string, width: number, height: number, background: string } {
+  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, width, height: 220, background: 'white' }
+}
+
 /** requests per replica at one N, with the ideal share as a rule. */
 export function perReplicaBars (title: string, counts: Array<{ replica: string, requests: number }>, total: number): TopLevelSpec {
   const ideal = total / counts.length
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title,
-    width: 320,
-    height: 220,
-    background: 'white',
+    ...frame(title),
     layer: [
       {
         data: { values: counts },
@@ -58,11 +59,7 @@ export function loadLines (title: string, rows: LoadRow[], total: number): TopLe
     { N: r.N, statistic: 'min', requests: r.min }
   ])
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title,
-    width: 320,
-    height: 220,
-    background: 'white',
+    ...frame(title),
     data: { values },
     mark: { type: 'line', point: true },
     encoding: {
@@ -76,11 +73,7 @@ export function loadLines (title: string, rows: LoadRow[], total: number): TopLe
 /** max/mean load per N, one line per scheme. */
 export function skewLines (title: string, values: Array<{ scheme: string, N: number, ratio: number }>): TopLevelSpec {
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title,
-    width: 360,
-    height: 220,
-    background: 'white',
+    ...frame(title, 360),
     data: { values },
     mark: { type: 'line', point: true },
     encoding: {
