@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { type Replica, ReplicaManager } from '../lib/replica-manager.js'
 import { createRing } from '../lib/rings/index.js'
 import { InProcessDriver } from './support/in-process-driver.js'
@@ -74,30 +74,33 @@ t.test('a replica killed once is replaced at once under the same name and id', a
   t.same(manager.healthy().map(r => r.hostname).sort(), ['server-0', 'server-1'])
 })
 
+/**
+ * Kills server-0 (whose heartbeat probe hangs) and waits past that probe's
+ * 800 ms timeout: the replacement must be the only one, and stay in the ring.
+ */
+async function killOutlivingItsProbe (t: Test, manager: ReplicaManager, driver: InProcessDriver): Promise<void> {
+  const respawned = once(manager, 'respawn')
+  await driver.kill('server-0', { report: true })
+  await respawned
+  await sleep(1200)
+  t.equal(creates(driver, 'server-0').length, 2, 'replaced once, and the replacement kept')
+  t.ok(manager.ring.has('server-0'), 'the replacement is in the ring')
+}
+
 t.test('a heartbeat answered late for a dead replica does not fail the replica that replaced it', async t => {
   const { manager, driver } = await startManager(t, { heartbeatTimeoutMs: 800 })
   driver.hang('server-0')
   // a proxied request failed: the health checker probes it, and the probe hangs until its timeout
   manager.reportFailure('server-0')
   await sleep(50)
-  const respawned = once(manager, 'respawn')
-  await driver.kill('server-0', { report: true })
-  await respawned
-  await sleep(1200)
-  t.equal(creates(driver, 'server-0').length, 2, 'replaced once, and the replacement kept')
-  t.ok(manager.ring.has('server-0'), 'the replacement is in the ring')
+  await killOutlivingItsProbe(t, manager, driver)
 })
 
 t.test('a heartbeat probe that times out after its replica was replaced does not count against the new one', async t => {
   const { manager, driver } = await startManager(t, { heartbeatMs: 100, heartbeatTimeoutMs: 800, heartbeatMisses: 1 })
   driver.hang('server-0')
   await sleep(150)
-  const respawned = once(manager, 'respawn')
-  await driver.kill('server-0', { report: true })
-  await respawned
-  await sleep(1200)
-  t.equal(creates(driver, 'server-0').length, 2, 'replaced once, and the replacement kept')
-  t.ok(manager.ring.has('server-0'), 'the replacement is in the ring')
+  await killOutlivingItsProbe(t, manager, driver)
 })
 
 t.test('a replica that stops answering leaves the ring after the configured misses and is replaced', async t => {
