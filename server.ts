@@ -1,12 +1,17 @@
+import { fileURLToPath } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import ringlb, { options } from './app.js'
 import { ConfigError, loadConfig } from './lib/config.js'
+import { Workers } from './lib/workers.js'
 
 /*
  * `npm start`: the balancer on PORT (5000), with graceful shutdown: on SIGTERM
  * or SIGINT it stops accepting, lets in-flight requests finish, then stops
  * process replicas (container replicas are kept for the next balancer to adopt).
+ * With LB_WORKERS > 1 it is a node:cluster: this process (the primary) keeps
+ * the replicas, the ring and the balancer's own routes on a loopback port of
+ * its own, and its workers (worker.ts) serve PORT.
  */
 let config
 try {
@@ -18,12 +23,37 @@ try {
 }
 
 const app = Fastify({ ...options, logger: { level: config.LOG_LEVEL } })
-await app.register(ringlb, { config })
+const workers = config.LB_WORKERS > 1
+  ? new Workers({
+    count: config.LB_WORKERS,
+    exec: fileURLToPath(new URL('./worker.js', import.meta.url)),
+    log: app.log.child({ component: 'workers' }),
+    reportFailure: (hostname) => { app.replicas.reportFailure(hostname) },
+    closeTimeoutMs: config.LB_DRAIN_MS + 5000
+  })
+  : undefined
+// the balancer's own routes, for the workers to relay here
+const ownRoutes = new Map<string, Set<string>>()
+app.addHook('onRoute', ({ url, method }) => {
+  const methods = ownRoutes.get(url) ?? new Set<string>()
+  for (const m of [method].flat()) methods.add(m)
+  ownRoutes.set(url, methods)
+})
+await app.register(ringlb, { config, workers })
 
 closeWithGrace({ delay: config.LB_DRAIN_MS + 5000 }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
   else app.log.info({ signal }, 'shutting down')
+  await workers?.close()
   await app.close()
 })
 
-await app.listen({ port: config.PORT, host: config.HOST })
+if (workers === undefined) {
+  await app.listen({ port: config.PORT, host: config.HOST })
+} else {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (address === null || typeof address !== 'object') throw new Error('the primary has no address')
+  await workers.start(`http://127.0.0.1:${address.port}`, [...ownRoutes].map(([url, methods]) => ({ url, methods: [...methods] })))
+  app.log.info({ workers: config.LB_WORKERS, port: config.PORT }, 'workers listening')
+}

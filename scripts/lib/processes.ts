@@ -95,6 +95,23 @@ async function accepts (port: number): Promise<boolean> {
   }
 }
 
+/** A balancer's replica processes (they carry REPLICA_NAME) and its other children (a cluster's workers). */
+export function balancerChildren (pid: number): { replicas: number[], others: number[] } {
+  const replicas: number[] = []
+  const others: number[] = []
+  for (const child of childPids(pid)) {
+    let environ = ''
+    try {
+      environ = readFileSync(`/proc/${child}/environ`, 'utf8')
+    } catch {
+      continue
+    }
+    if (environ.split('\0').some(entry => entry.startsWith('REPLICA_NAME='))) replicas.push(child)
+    else others.push(child)
+  }
+  return { replicas, others }
+}
+
 /** The PIDs of a process's direct children, from /proc (Linux). */
 export function childPids (pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).flatMap(task =>

@@ -3,15 +3,14 @@ import { cpuMs } from './cpu.js'
 import { type Measurement, measure, median } from './load.js'
 
 /**
- * A server under test, the process whose CPU it costs (with its children:
- * nginx's worker, a cluster's workers), and the replica processes behind it.
+ * A server under test, the processes whose CPU it costs (nginx's master and
+ * worker, a cluster's primary and workers), and the replica processes behind
+ * it, both read at each measurement (a balancer may have replaced a replica).
  */
 export interface Target {
   name: string
   url: string
-  pid: number
-  withChildren: boolean
-  /** the replicas it forwards to, read at each measurement (a balancer may have replaced one) */
+  pids: () => number[]
   replicas: () => number[]
 }
 
@@ -60,8 +59,9 @@ function sumCpuMs (pids: number[]): number {
 /** Runs `run` and says where the CPU went meanwhile, per request of the `requests` it reports. */
 async function accountCpu (target: Target, run: () => Promise<Measurement>, seconds: number): Promise<Measurement & CpuShare> {
   const replicas = target.replicas()
+  const pids = target.pids()
   const machine = machineTicks()
-  const own = cpuMs(target.pid, target.withChildren)
+  const own = sumCpuMs(pids)
   const behind = sumCpuMs(replicas)
   const load = process.cpuUsage()
   const m = await run()
@@ -70,7 +70,7 @@ async function accountCpu (target: Target, run: () => Promise<Measurement>, seco
   const after = machineTicks()
   return {
     ...m,
-    cpuUs: (cpuMs(target.pid, target.withChildren) - own) * 1000 / requests,
+    cpuUs: (sumCpuMs(pids) - own) * 1000 / requests,
     replicaUs: (sumCpuMs(replicas) - behind) * 1000 / requests,
     loadUs: (loadUsed.user + loadUsed.system) / requests,
     busy: (after.busy - machine.busy) / (after.total - machine.total)
