@@ -32,6 +32,8 @@ export interface Tally {
   totals: () => ReplicaCounts
   /** requests in flight in the workers */
   inFlight: (hostname: string) => number
+  /** each worker's share of the proxied requests */
+  workers: Array<{ pid: number, requests: number, inFlight: number }>
 }
 
 const STATES: ReplicaState[] = ['starting', 'healthy', 'draining', 'failed']
@@ -167,7 +169,7 @@ export class BalancerMetrics {
   /** The counts now, the workers' included. */
   async tally (): Promise<Tally> {
     const reports = await this.workers?.() ?? []
-    if (reports.length === 0) return { of: h => this.of(h), totals: () => this.totals(), inFlight: () => 0 }
+    if (reports.length === 0) return { of: h => this.of(h), totals: () => this.totals(), inFlight: () => 0, workers: [] }
     const counts = new Map<string, ReplicaCounts>()
     const inFlight = new Map<string, number>()
     const sources = [[...this.counts], ...reports.map(r => r.counts)]
@@ -184,7 +186,12 @@ export class BalancerMetrics {
         for (const c of counts.values()) add(sum, c)
         return sum
       },
-      inFlight: h => inFlight.get(h) ?? 0
+      inFlight: h => inFlight.get(h) ?? 0,
+      workers: reports.map(r => ({
+        pid: r.pid,
+        requests: r.counts.reduce((sum, [, c]) => sum + c.requests, 0),
+        inFlight: r.inFlight.reduce((sum, [, n]) => sum + n, 0)
+      }))
     }
   }
 

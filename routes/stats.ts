@@ -40,7 +40,8 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         in_flight: replicas.load.get(r.hostname) + tally.inFlight(r.hostname),
         ...countsBody(tally.of(r.hostname))
       })),
-      totals: countsBody(tally.totals())
+      totals: countsBody(tally.totals()),
+      workers: tally.workers.map(w => ({ pid: w.pid, requests: w.requests, in_flight: w.inFlight }))
     }
   })
 

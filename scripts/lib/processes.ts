@@ -95,21 +95,32 @@ async function accepts (port: number): Promise<boolean> {
   }
 }
 
-/** A balancer's replica processes (they carry REPLICA_NAME) and its other children (a cluster's workers). */
+/** The replica name a balancer's child process carries (REPLICA_NAME), '' for another child, undefined if it has exited. */
+function replicaNameOf (pid: number): string | undefined {
+  let environ
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`, 'utf8')
+  } catch {
+    return undefined
+  }
+  return environ.split('\0').find(entry => entry.startsWith('REPLICA_NAME='))?.slice('REPLICA_NAME='.length) ?? ''
+}
+
+/** A balancer's replica processes and its other children (a cluster's workers). */
 export function balancerChildren (pid: number): { replicas: number[], others: number[] } {
   const replicas: number[] = []
   const others: number[] = []
   for (const child of childPids(pid)) {
-    let environ = ''
-    try {
-      environ = readFileSync(`/proc/${child}/environ`, 'utf8')
-    } catch {
-      continue
-    }
-    if (environ.split('\0').some(entry => entry.startsWith('REPLICA_NAME='))) replicas.push(child)
-    else others.push(child)
+    const name = replicaNameOf(child)
+    if (name === '') others.push(child)
+    else if (name !== undefined) replicas.push(child)
   }
   return { replicas, others }
+}
+
+/** The PID of a balancer's replica process named `hostname`. */
+export function replicaPid (balancerPid: number, hostname: string): number | undefined {
+  return childPids(balancerPid).find(child => replicaNameOf(child) === hostname)
 }
 
 /** The PIDs of a process's direct children, from /proc (Linux). */
