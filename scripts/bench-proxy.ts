@@ -49,9 +49,10 @@ try {
     const pid = proxy.child.pid as number
     targets.push({ name, url: proxy.url, pids: () => [pid, ...childPids(pid)], replicas: replicaPids })
   }
-  const summaries = await interleave(targets, options)
-  console.log(`\nmedians of ${options.rounds} rounds, ${options.connections} connections, ${options.duration} s each (CPU per request: the proxy's own processes, the replicas', this script's autocannon; busy: the whole machine)`)
-  printTable(summaries, nginx === undefined ? 'reply-from' : 'nginx')
+  const baseName = nginx === undefined ? 'reply-from' : 'nginx'
+  const summaries = await interleave(targets, options, baseName)
+  console.log(`\nmedians of ${options.rounds} rounds, ${options.connections} connections, ${options.duration} s each (×${baseName}: of the ratios within each round; CPU per request: the proxy's own processes, the replicas', this script's autocannon; busy: the whole machine)`)
+  printTable(summaries, baseName)
 } finally {
   await Promise.all(children.map(async child => { await stop(child) }))
   await rm(dir, { recursive: true, force: true })

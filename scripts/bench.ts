@@ -77,8 +77,8 @@ try {
   const [one, five, fifteen] = loadavg()
   console.log(`load average before: ${one.toFixed(2)} ${five.toFixed(2)} ${fifteen.toFixed(2)}; ${options.rounds} rounds × ${options.warmup} s warm-up + ${options.duration} s, ${options.connections} connections`)
   const targets = await setUp()
-  const summaries = await interleave(targets, options)
-  console.log(`\nmedians of ${options.rounds} rounds (errors: total over all rounds; CPU per request: the proxy's own processes, its replicas', this script's autocannon; busy: the whole machine)`)
+  const summaries = await interleave(targets, options, 'nginx')
+  console.log(`\nmedians of ${options.rounds} rounds (×nginx: of the ratios within each round; errors: total over all rounds; CPU per request: the proxy's own processes, its replicas', this script's autocannon; busy: the whole machine)`)
   printTable(summaries, 'nginx')
   // the shape the issue gives bench/results.json
   const results = Object.fromEntries([...summaries].map(([name, { rps, p50, p99, errors }]) => [name, { rps, p50, p99, errors }]))
