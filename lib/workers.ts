@@ -66,7 +66,7 @@ export class Workers {
       const id = ++this.nextReport
       const answer = new Promise<WorkerReport>(resolve => { this.pendingReports.set(id, resolve) })
       this.send(worker, { type: 'ringlb:report', id })
-      const report = await Promise.race([answer, sleep(1000, undefined)])
+      const report = await Promise.race([answer, sleep(1000, undefined, { ref: false })])
       this.pendingReports.delete(id)
       return report
     }))
@@ -86,7 +86,7 @@ export class Workers {
   }
 
   private async fork (): Promise<void> {
-    if (this.init === undefined) return
+    if (this.init === undefined || this.closing) return
     const startedAt = Date.now()
     const worker = cluster.fork()
     worker.on('message', (message: unknown) => { if (isOurs<ToPrimary>(message)) this.receive(worker, message) })
