@@ -90,14 +90,16 @@ export class Workers {
     const startedAt = Date.now()
     const worker = cluster.fork()
     worker.on('message', (message: unknown) => { if (isOurs<ToPrimary>(message)) this.receive(worker, message) })
+    let listened = false
     const listening = new Promise<void>((resolve, reject) => {
-      worker.once('listening', () => { resolve() })
+      worker.once('listening', () => { listened = true; resolve() })
       worker.once('exit', (code, signal) => { reject(new Error(`worker ${worker.process.pid} exited before listening (${signal ?? code})`)) })
     })
     worker.once('exit', (code, signal) => {
       this.live.delete(worker)
       for (const hostname of [...this.draining.keys()]) this.idle(hostname, worker)
-      if (this.closing) return
+      // one that never listened (the port is taken, a bad setting) would only fail again: its fork fails instead
+      if (this.closing || !listened) return
       this.options.log.error({ pid: worker.process.pid, code, signal }, 'worker died: forking another')
       const pause = Date.now() - startedAt < CRASH_WINDOW_MS ? 1000 : 0
       void sleep(pause).then(async () => { await this.fork() }).catch((err: Error) => { this.options.log.error({ err }, 'worker failed to start') })

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { type AddressInfo, createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import t, { type Test } from 'tap'
@@ -171,4 +172,18 @@ t.test('workers exit when their primary is killed', async t => {
   primary.kill('SIGKILL')
   await until('both workers exit', () => others.every(child => !pidRunning(child)), 10_000)
   t.pass('no worker outlives the primary')
+})
+
+t.test('a cluster whose port is taken exits 1 instead of forking workers again and again', async t => {
+  const taken = createServer()
+  await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { taken.close() })
+  const port = (taken.address() as AddressInfo).port
+  const primary = spawn(process.execPath, ['dist/server.js'], {
+    env: { ...process.env, LOG_LEVEL: 'silent', PORT: String(port), HOST: '127.0.0.1', LB_WORKERS: '2' },
+    stdio: ['ignore', 'ignore', 'ignore']
+  })
+  t.teardown(() => { if (primary.exitCode === null) primary.kill('SIGKILL') })
+  const [code] = await once(primary, 'exit')
+  t.equal(code, 1)
 })
