@@ -28,7 +28,6 @@ const workers = config.LB_WORKERS > 1
     count: config.LB_WORKERS,
     exec: fileURLToPath(new URL('./worker.js', import.meta.url)),
     log: app.log.child({ component: 'workers' }),
-    reportFailure: (hostname) => { app.replicas.reportFailure(hostname) },
     closeTimeoutMs: config.LB_DRAIN_MS + 5000
   })
   : undefined

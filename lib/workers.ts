@@ -9,15 +9,14 @@ export interface WorkersOptions {
   /** the worker's entry script */
   exec: string
   log: Logger
-  /** a worker saw a replica fail to answer */
-  reportFailure: (hostname: string) => void
   /** how long close waits for a worker to finish its requests before killing it */
   closeTimeoutMs: number
 }
 
-/** The ring events of the replica set, in the order its ring changed. */
-interface RingEvents {
+/** The replica set as the primary has it: its ring's changes, in order, and where a worker's failed request is reported. */
+interface ReplicaSet {
   on: (event: 'join' | 'leave', listener: (replica: ReplicaHandle) => void) => unknown
+  reportFailure: (hostname: string) => void
 }
 
 /** A worker that dies within this long of starting is forked again only after a pause, so a crash loop does not spin. */
@@ -39,11 +38,13 @@ export class Workers {
   private nextReport = 0
   private init: { primary: string, routes: OwnRoute[] } | undefined
   private closing = false
+  private replicas: ReplicaSet | undefined
 
   constructor (private readonly options: WorkersOptions) {}
 
-  /** Records every ring change of `replicas` from now on: call it before the first replica joins. */
-  follow (replicas: RingEvents): void {
+  /** Records every ring change of `replicas` from now on (call it before the first replica joins), and reports workers' failed requests to it. */
+  follow (replicas: ReplicaSet): void {
+    this.replicas = replicas
     replicas.on('join', (replica) => { this.publish({ op: 'add', member: { id: replica.id, hostname: replica.hostname, url: replica.url } }) })
     replicas.on('leave', (replica) => { this.publish({ op: 'remove', hostname: replica.hostname }) })
   }
@@ -90,6 +91,8 @@ export class Workers {
     const startedAt = Date.now()
     const worker = cluster.fork()
     worker.on('message', (message: unknown) => { if (isOurs<ToPrimary>(message)) this.receive(worker, message) })
+    // a message sent just as the worker died: its exit is handled below
+    worker.on('error', (err) => { this.options.log.warn({ err, pid: worker.process.pid }, 'worker channel failed') })
     let listened = false
     const listening = new Promise<void>((resolve, reject) => {
       worker.once('listening', () => { listened = true; resolve() })
@@ -124,7 +127,7 @@ export class Workers {
         this.send(worker, { type: 'ringlb:init', ...this.init, changes: this.changes })
         return
       case 'ringlb:failure':
-        this.options.reportFailure(message.hostname)
+        this.replicas?.reportFailure(message.hostname)
         return
       case 'ringlb:idle':
         if (this.draining.get(message.hostname)?.seq === message.seq) this.idle(message.hostname, worker)

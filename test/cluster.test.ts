@@ -165,6 +165,30 @@ t.test('/rm through a worker waits for that worker\'s request in flight to the r
   await until('server-2\'s process is stopped', () => !pidRunning(replica))
 })
 
+t.test('a replica that fails a worker\'s request is probed by the primary and replaced, the request retried', async t => {
+  // heartbeats far apart: only the worker's report can bring the probe
+  const { base, pid } = await startCluster(t, { LB_HEARTBEAT_MS: '600000', LB_HEARTBEAT_TIMEOUT_MS: '300', LB_PROXY_TIMEOUT_MS: '500' })
+  let id = 0
+  for (const candidate of sixDigitIds(100, 5)) {
+    if ((await json<{ hostname: string }>(`${base}/map_request?id=${candidate}`)).body.hostname === 'server-0') {
+      id = candidate
+      break
+    }
+  }
+  const stopped = replicaPid(pid, 'server-0') as number
+  process.kill(stopped, 'SIGSTOP')
+  t.teardown(() => { if (pidRunning(stopped)) process.kill(stopped, 'SIGKILL') })
+  const answer = await request(`${base}/home?id=${id}`)
+  t.equal(answer.statusCode, 200, 'retried on the next replica')
+  t.not(answer.headers['x-ringlb-replica'], 'server-0')
+  await answer.body.dump()
+  await until('server-0 is replaced by a new process', () => {
+    const now = replicaPid(pid, 'server-0')
+    return now !== undefined && now !== stopped
+  }, 15_000)
+  t.same(await misrouted(base, sixDigitIds(40, 9)), [], 'and routed as the primary\'s ring says')
+})
+
 t.test('workers exit when their primary is killed', async t => {
   const { pid, primary } = await startCluster(t, {})
   const { others } = balancerChildren(pid)
