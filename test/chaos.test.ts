@@ -47,6 +47,10 @@ t.test('chaos, process driver: replicas killed under load, no request lost', asy
   await checkRun(t, short)
 })
 
+t.test('chaos, process driver, two workers (LB_WORKERS=2): the same', async t => {
+  await checkRun(t, { ...short, env: { LB_WORKERS: '2' } })
+})
+
 // in CI the docker run is required: a missing engine or image fails it instead of skipping it
 const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false'
 const noDocker = inCi ? undefined : await dockerMissing('ringlb:latest')
