@@ -4,6 +4,7 @@ import Fastify from 'fastify'
 import ringlb, { options } from './app.js'
 import { ConfigError, loadConfig } from './lib/config.js'
 import { Workers } from './lib/workers.js'
+import { METHODS } from './routes/own-paths.js'
 
 /*
  * `npm start`: the balancer on PORT (5000), with graceful shutdown: on SIGTERM
@@ -28,7 +29,7 @@ const workers = config.LB_WORKERS > 1
     count: config.LB_WORKERS,
     exec: fileURLToPath(new URL('./worker.js', import.meta.url)),
     log: app.log.child({ component: 'workers' }),
-    closeTimeoutMs: config.LB_DRAIN_MS + 5000
+    closeTimeoutMs: config.LB_DRAIN_MS + 1000
   })
   : undefined
 // the balancer's own routes, for the workers to relay here
@@ -40,7 +41,9 @@ app.addHook('onRoute', ({ url, method }) => {
 })
 await app.register(ringlb, { config, workers })
 
-closeWithGrace({ delay: config.LB_DRAIN_MS + 5000 }, async ({ signal, err }) => {
+// a cluster closes twice over: its workers first (their requests), then this app (its replicas)
+const closing = workers === undefined ? config.LB_DRAIN_MS + 5000 : 2 * config.LB_DRAIN_MS + 6000
+closeWithGrace({ delay: closing }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
   else app.log.info({ signal }, 'shutting down')
   await workers?.close()
@@ -53,6 +56,11 @@ if (workers === undefined) {
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
   if (address === null || typeof address !== 'object') throw new Error('the primary has no address')
+  // a prefixed '/' route (/docs) has a trailing-slash twin that onRoute does not report: the router knows it
+  for (const url of [...ownRoutes.keys()].filter(url => !url.includes('*'))) {
+    const methods = METHODS.filter(method => app.hasRoute({ method, url: `${url}/` }))
+    if (methods.length > 0) ownRoutes.set(`${url}/`, new Set(methods))
+  }
   await workers.start(`http://127.0.0.1:${address.port}`, [...ownRoutes].map(([url, methods]) => ({ url, methods: [...methods] })))
   app.log.info({ workers: config.LB_WORKERS, port: config.PORT }, 'workers listening')
 }

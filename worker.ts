@@ -45,16 +45,26 @@ async function shutDown (): Promise<void> {
   process.exit(0)
 }
 
+/** A ring that cannot follow the primary's any more must not route: the primary forks a worker that starts from the whole log. */
+function applyOrExit (apply: () => void): void {
+  try {
+    apply()
+  } catch (err) {
+    console.error(`ringlb worker ${process.pid}: ${(err as Error).message}`)
+    process.exit(1)
+  }
+}
+
 const started = new Promise<{ primary: string, routes: OwnRoute[] }>(resolve => {
   process.on('message', (message: unknown) => {
     if (!isOurs<ToWorker>(message)) return
     switch (message.type) {
       case 'ringlb:init':
-        for (const change of message.changes) mirror.apply(change)
+        applyOrExit(() => { mirror.replay(message.changes) })
         resolve(message)
         return
       case 'ringlb:ring':
-        mirror.apply(message.change)
+        applyOrExit(() => { mirror.apply(message.change) })
         return
       case 'ringlb:report':
         void metrics.report(mirror.load).then(report => { send({ type: 'ringlb:report', id: message.id, report }) })
@@ -67,9 +77,10 @@ const started = new Promise<{ primary: string, routes: OwnRoute[] }>(resolve => 
 send({ type: 'ringlb:hello' })
 // the primary is gone: nobody keeps this worker's ring true any more
 process.once('disconnect', () => { void shutDown() })
-// Ctrl-C reaches the whole process group: the primary decides when its workers close
+// Ctrl-C, and a service manager's SIGTERM, reach the whole process group: the primary
+// decides when its workers close (ringlb:close), so that it never forks new ones meanwhile
 process.on('SIGINT', () => {})
-process.once('SIGTERM', () => { void shutDown() })
+process.on('SIGTERM', () => {})
 
 const { primary, routes } = await started
 app = Fastify({ logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false })

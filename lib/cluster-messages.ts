@@ -24,6 +24,8 @@ export interface OwnRoute {
 /** What a worker has counted, for the primary's /stats and /metrics. */
 export interface WorkerReport {
   pid: number
+  /** the sum of the workers that have exited, up to what each last reported */
+  exited?: true
   counts: Array<[string, ReplicaCounts]>
   inFlight: Array<[string, number]>
   metrics: Array<MetricObjectWithValues<MetricValue<string>>>

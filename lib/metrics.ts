@@ -48,6 +48,23 @@ function add (into: ReplicaCounts, c: ReplicaCounts): void {
 }
 
 /**
+ * Adds a dead worker's last report to the sum of those before it: its counts,
+ * and its ringlb_ counters and histogram (not its process gauges, which died
+ * with it), so that the cluster's sums never go back.
+ */
+export async function foldReports (sum: WorkerReport | undefined, last: WorkerReport): Promise<WorkerReport> {
+  const counts = new Map<string, ReplicaCounts>(sum?.counts.map(([h, c]) => [h, { ...c }]))
+  for (const [hostname, c] of last.counts) {
+    const into = counts.get(hostname) ?? zero()
+    add(into, c)
+    counts.set(hostname, into)
+  }
+  const own = last.metrics.filter(metric => metric.name.startsWith('ringlb_'))
+  const metrics = sum === undefined ? own : await AggregatorRegistry.aggregate([sum.metrics, own]).getMetricsAsJSON()
+  return { pid: 0, exited: true, counts: [...counts], inFlight: [], metrics }
+}
+
+/**
  * The balancer's metrics in a registry of its own, so several balancers in one
  * process (tests) never share counters. Per-replica counts are plain numbers
  * bumped on the proxy's hot path; prom-client reads them only when scraped.
@@ -187,7 +204,7 @@ export class BalancerMetrics {
         return sum
       },
       inFlight: h => inFlight.get(h) ?? 0,
-      workers: reports.map(r => ({
+      workers: reports.filter(r => r.exited !== true).map(r => ({
         pid: r.pid,
         requests: r.counts.reduce((sum, [, c]) => sum + c.requests, 0),
         inFlight: r.inFlight.reduce((sum, [, n]) => sum + n, 0)

@@ -21,24 +21,54 @@ export class RingMirror extends EventEmitter<{ leave: [ReplicaHandle] }> {
     super()
   }
 
-  /** Applies the primary's next change, as the primary applied it to its own ring. */
-  apply (change: RingChange): void {
-    if (change.seq !== this.applied + 1) throw new Error(`ring change ${change.seq} arrived after ${this.applied}: the copy would differ`)
-    this.applied = change.seq
-    if (change.op === 'add') {
-      this.draining.delete(change.member.hostname)
-      if (!this.ring.has(change.member.hostname)) this.ring.add(change.member)
+  /**
+   * Applies the log a new worker starts from. Nothing has been routed yet, so
+   * nothing leaves or drains here. Maglev's and ketama's rings depend only on
+   * their members, not on the order they came in: those are built once, from
+   * the members the log ends with, instead of once per change in it.
+   */
+  replay (changes: RingChange[]): void {
+    if (this.ring.scheme === 'assignment') {
+      for (const change of changes) this.step(change)
       return
     }
-    const member = this.ring.members().find(m => m.hostname === change.hostname)
-    if (member === undefined || !this.ring.remove(change.hostname)) return
-    this.emit('leave', member)
-    this.draining.set(change.hostname, change.seq)
-    if (this.load.get(change.hostname) === 0) this.idle(change.hostname)
+    const members = new Map<string, ReplicaHandle>()
+    for (const change of changes) {
+      this.check(change)
+      if (change.op === 'remove') members.delete(change.hostname)
+      else if (!members.has(change.member.hostname)) members.set(change.member.hostname, change.member)
+    }
+    for (const member of members.values()) this.ring.add(member)
+  }
+
+  /** Applies the primary's next change, as the primary applied it to its own ring. */
+  apply (change: RingChange): void {
+    const removed = this.step(change)
+    if (removed === undefined) return
+    this.emit('leave', removed)
+    this.draining.set(removed.hostname, change.seq)
+    if (this.load.get(removed.hostname) === 0) this.idle(removed.hostname)
   }
 
   reportFailure (hostname: string): void {
     this.send({ type: 'ringlb:failure', hostname })
+  }
+
+  /** Changes the ring; returns the member a remove took out. */
+  private step (change: RingChange): ReplicaHandle | undefined {
+    this.check(change)
+    if (change.op === 'add') {
+      this.draining.delete(change.member.hostname)
+      if (!this.ring.has(change.member.hostname)) this.ring.add(change.member)
+      return undefined
+    }
+    const member = this.ring.members().find(m => m.hostname === change.hostname)
+    return member !== undefined && this.ring.remove(change.hostname) ? member : undefined
+  }
+
+  private check (change: RingChange): void {
+    if (change.seq !== this.applied + 1) throw new Error(`ring change ${change.seq} arrived after ${this.applied}: the copy would differ`)
+    this.applied = change.seq
   }
 
   private idle (hostname: string): void {

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type OwnRoute, type RingChange, type ToPrimary, type ToWorker, type WorkerReport, isOurs } from './cluster-messages.js'
 import type { ReplicaHandle } from './drivers/driver.js'
+import { foldReports } from './metrics.js'
 import type { Logger } from './replica-manager.js'
 
 export interface WorkersOptions {
@@ -19,8 +20,11 @@ interface ReplicaSet {
   reportFailure: (hostname: string) => void
 }
 
-/** A worker that dies within this long of starting is forked again only after a pause, so a crash loop does not spin. */
+/** A worker that dies within this long of starting (or before it listens) is forked again only after a pause, so a crash loop does not spin. */
 const CRASH_WINDOW_MS = 5000
+const CRASH_PAUSE_MS = 1000
+/** How long /stats and /metrics wait for a worker's counts before using the ones it gave last time. */
+const REPORT_WAIT_MS = 1000
 
 /**
  * The primary's side of a clustered balancer (node:cluster): forks the
@@ -36,6 +40,10 @@ export class Workers {
   private readonly draining = new Map<string, { seq: number, workers: Set<number> }>()
   private readonly pendingReports = new Map<number, (report: WorkerReport) => void>()
   private nextReport = 0
+  /** each live worker's last report, by worker id: used when it is slow to answer, folded into `exited` when it dies */
+  private readonly lastReports = new Map<number, WorkerReport>()
+  /** the counts of workers that have exited, so that the sums never go back */
+  private exited: WorkerReport | undefined
   private init: { primary: string, routes: OwnRoute[] } | undefined
   private closing = false
   private replicas: ReplicaSet | undefined
@@ -58,20 +66,24 @@ export class Workers {
   async start (primary: string, routes: OwnRoute[]): Promise<void> {
     this.init = { primary, routes }
     cluster.setupPrimary({ exec: this.options.exec })
-    await Promise.all(Array.from({ length: this.options.count }, async () => { await this.fork() }))
+    await Promise.all(Array.from({ length: this.options.count }, async () => { await this.fork(true) }))
   }
 
-  /** The counts of every worker that answers within a second. */
+  /**
+   * Every live worker's counts (its last ones if it does not answer within a
+   * second), and those of the workers that have exited, marked `exited`.
+   */
   async reports (): Promise<WorkerReport[]> {
     const answers = await Promise.all([...this.live].map(async worker => {
       const id = ++this.nextReport
       const answer = new Promise<WorkerReport>(resolve => { this.pendingReports.set(id, resolve) })
       this.send(worker, { type: 'ringlb:report', id })
-      const report = await Promise.race([answer, sleep(1000, undefined, { ref: false })])
+      const report = await Promise.race([answer, sleep(REPORT_WAIT_MS, undefined, { ref: false })])
       this.pendingReports.delete(id)
-      return report
+      if (report !== undefined) this.lastReports.set(worker.id, report)
+      return report ?? this.lastReports.get(worker.id)
     }))
-    return answers.filter(report => report !== undefined)
+    return [...answers, this.exited].filter(report => report !== undefined)
   }
 
   /** Asks every worker to stop accepting and finish its requests; kills those still running after the timeout. */
@@ -86,7 +98,12 @@ export class Workers {
     }))
   }
 
-  private async fork (): Promise<void> {
+  /**
+   * Forks a worker and resolves once it listens. A first worker that dies
+   * before listening fails the start (the port is taken, a setting is bad:
+   * forking again would fail again); a later one is forked again after a pause.
+   */
+  private async fork (first = false): Promise<void> {
     if (this.init === undefined || this.closing) return
     const startedAt = Date.now()
     const worker = cluster.fork()
@@ -101,11 +118,12 @@ export class Workers {
     worker.once('exit', (code, signal) => {
       this.live.delete(worker)
       for (const hostname of [...this.draining.keys()]) this.idle(hostname, worker)
-      // one that never listened (the port is taken, a bad setting) would only fail again: its fork fails instead
-      if (this.closing || !listened) return
+      void this.retire(worker)
+      if (this.closing || (first && !listened)) return
       this.options.log.error({ pid: worker.process.pid, code, signal }, 'worker died: forking another')
-      const pause = Date.now() - startedAt < CRASH_WINDOW_MS ? 1000 : 0
-      void sleep(pause).then(async () => { await this.fork() }).catch((err: Error) => { this.options.log.error({ err }, 'worker failed to start') })
+      const pause = !listened || Date.now() - startedAt < CRASH_WINDOW_MS ? CRASH_PAUSE_MS : 0
+      // a replacement that dies too is forked again by its own exit
+      void sleep(pause).then(async () => { await this.fork() }).catch(() => {})
     })
     await listening
   }
@@ -122,9 +140,13 @@ export class Workers {
     switch (message.type) {
       case 'ringlb:hello':
         if (this.init === undefined) return
+        if (this.closing) {
+          this.send(worker, { type: 'ringlb:close' })
+          return
+        }
         // IPC keeps order: the log goes first, and every change published after it follows
         this.live.add(worker)
-        this.send(worker, { type: 'ringlb:init', ...this.init, changes: this.changes })
+        this.send(worker, { type: 'ringlb:init', ...this.init, changes: [...this.changes] })
         return
       case 'ringlb:failure':
         this.replicas?.reportFailure(message.hostname)
@@ -135,6 +157,13 @@ export class Workers {
       case 'ringlb:report':
         this.pendingReports.get(message.id)?.(message.report)
     }
+  }
+
+  /** Keeps what a dead worker last reported: its requests still count. */
+  private async retire (worker: Worker): Promise<void> {
+    const last = this.lastReports.get(worker.id)
+    this.lastReports.delete(worker.id)
+    if (last !== undefined) this.exited = await foldReports(this.exited, last)
   }
 
   private idle (hostname: string, worker: Worker): void {

@@ -24,7 +24,8 @@ export interface ReplicasPluginOptions {
  * balancer to adopt.
  */
 export default fp<ReplicasPluginOptions>(async (app, options) => {
-  const config = app.config
+  const { config } = app
+  const { workers } = options
   const driver = options.driver ?? createDriver(config)
   const manager = new ReplicaManager({
     driver,
@@ -37,9 +38,9 @@ export default fp<ReplicasPluginOptions>(async (app, options) => {
     heartbeatMisses: config.LB_HEARTBEAT_MISSES,
     readyTimeoutMs: config.LB_READY_TIMEOUT_MS,
     drainMs: config.LB_DRAIN_MS,
-    busyElsewhere: options.workers === undefined ? undefined : (hostname) => options.workers?.busy(hostname) ?? false
+    busyElsewhere: workers === undefined ? undefined : (hostname) => workers.busy(hostname)
   })
-  options.workers?.follow(manager)
+  workers?.follow(manager)
   app.decorate('replicas', manager)
   app.decorate('backends', manager)
   app.addHook('onClose', async () => {

@@ -78,7 +78,7 @@ async function workerStats (base: string): Promise<WorkerStats[]> {
 
 t.test('every worker routes every id as the primary\'s ring does, through adds, removes, a replica\'s death and a worker\'s', async t => {
   // the assignment map depends on the order of adds and removes: the hardest scheme to copy
-  const cluster = await startCluster(t, { LB_HASH: 'assignment' })
+  const cluster = await startCluster(t, { LB_HASH: 'assignment', LB_ADMIN_TOKEN: 'secret' })
   const { base, pid } = cluster
   const ids = sixDigitIds(150, 7)
 
@@ -91,13 +91,23 @@ t.test('every worker routes every id as the primary\'s ring does, through adds, 
   const proxied = metrics.find(m => m.name === 'ringlb_proxy_requests_total')?.metrics.reduce((sum, m) => sum + Number(m.value), 0)
   t.equal(proxied, ids.length, '/metrics sums the workers\' counts')
 
-  const added = await json<{ message: { N: number } }>(`${base}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 2 }) })
+  const admin = { 'content-type': 'application/json', authorization: 'Bearer secret' }
+  const refused = await json<{ status: string }>(`${base}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n": 1}' })
+  t.equal(refused.status, 401, 'no token, no /add, through a worker as in one process')
+  t.equal((await request(`${base}/rep`, { method: 'HEAD' })).statusCode, 200, 'HEAD /rep')
+  t.equal((await request(`${base}/rep`, { method: 'PUT' })).statusCode, 405, 'PUT /rep')
+  const docs = await request(`${base}/docs/`)
+  t.equal(docs.statusCode, 200, '/docs/ (a route onRoute does not report) is the primary\'s, not proxied')
+  t.match(docs.headers['content-type'], /text\/html/)
+  await docs.body.dump()
+
+  const added = await json<{ message: { N: number } }>(`${base}/add`, { method: 'POST', headers: admin, body: JSON.stringify({ n: 2 }) })
   t.equal(added.status, 200)
   t.equal(added.body.message.N, 5)
-  const removed = await json<{ message: { replicas: string[] } }>(`${base}/rm`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1, hostnames: ['server-1'] }) })
+  const removed = await json<{ message: { replicas: string[] } }>(`${base}/rm`, { method: 'DELETE', headers: admin, body: JSON.stringify({ n: 1, hostnames: ['server-1'] }) })
   t.equal(removed.status, 200)
   t.notOk(removed.body.message.replicas.includes('server-1'))
-  const bad = await json<{ message: string, status: string }>(`${base}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n": "x"}' })
+  const bad = await json<{ message: string, status: string }>(`${base}/add`, { method: 'POST', headers: admin, body: '{"n": "x"}' })
   t.equal(bad.status, 400, 'an admin error passes through a worker unchanged')
   t.equal(bad.body.status, 'failure')
   t.same(await misrouted(base, ids), [], 'after /add and /rm')
@@ -111,6 +121,8 @@ t.test('every worker routes every id as the primary\'s ring does, through adds, 
   })
   t.same(await misrouted(base, ids), [], 'after a replica died and was replaced')
 
+  const totals = async (): Promise<number> => (await json<{ totals: { requests: number } }>(`${base}/stats`)).body.totals.requests
+  const counted = await totals()
   const [dead, alive] = balancerChildren(pid).others
   process.kill(dead, 'SIGKILL')
   await until('a new worker replaces the dead one', () => {
@@ -118,6 +130,7 @@ t.test('every worker routes every id as the primary\'s ring does, through adds, 
     return now.length === 2 && !now.includes(dead) && now.includes(alive)
   })
   await until('the new worker listens', async () => (await workerStats(base)).length === 2)
+  t.ok(await totals() >= counted, 'the dead worker\'s requests still count')
   t.same(await misrouted(base, ids), [], 'after a worker died and was replaced')
   const after = await workerStats(base)
   t.ok(after.every(w => w.requests > 0), 'the new worker proxies too')
@@ -187,6 +200,33 @@ t.test('a replica that fails a worker\'s request is probed by the primary and re
     return now !== undefined && now !== stopped
   }, 15_000)
   t.same(await misrouted(base, sixDigitIds(40, 9)), [], 'and routed as the primary\'s ring says')
+})
+
+t.test('SIGTERM to the whole process group (a service manager stopping it): workers are not forked again, exit 0', async t => {
+  const port = await freePort('127.0.0.1')
+  const primary = spawn(process.execPath, ['dist/server.js'], {
+    env: { ...process.env, LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', LB_WORKERS: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true
+  })
+  const pid = primary.pid as number
+  let output = ''
+  primary.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  primary.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  t.teardown(() => { if (primary.exitCode === null) process.kill(-pid, 'SIGKILL') })
+  await until('the cluster serves', async () => {
+    try {
+      return (await json<{ N: number }>(`http://127.0.0.1:${port}/rep`)).body.N === 3
+    } catch {
+      return false
+    }
+  }, 60_000)
+  const { replicas, others } = balancerChildren(pid)
+  process.kill(-pid, 'SIGTERM')
+  const [code] = await once(primary, 'exit')
+  t.equal(code, 0)
+  t.notMatch(output, /forking another/, 'no worker forked while closing')
+  await until('workers and replicas are gone', () => [...replicas, ...others].every(child => !pidRunning(child)), 10_000)
 })
 
 t.test('workers exit when their primary is killed', async t => {
