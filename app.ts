@@ -1,7 +1,8 @@
-import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.js'
 import type { Driver } from './lib/drivers/index.js'
 import { LbError } from './lib/errors.js'
+import type { Workers } from './lib/workers.js'
 import configPlugin from './plugins/config.js'
 import gracefulClose from './plugins/graceful-close.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -24,6 +25,12 @@ export interface AppOptions {
   env?: Record<string, string | undefined>
   /** a replica driver to use instead of the one LB_DRIVER names (tests) */
   driver?: Driver
+  /**
+   * The primary of a clustered balancer (server.ts, LB_WORKERS > 1): these
+   * workers serve the port and proxy; this app keeps the replicas, the ring
+   * and the balancer's own routes, which the workers relay to it.
+   */
+  workers?: Workers
 }
 
 /** Server options, also read by fastify-cli (`fastify start dist/app.js`). */
@@ -47,19 +54,21 @@ function describe (error: FastifyError): string {
   return error.message
 }
 
+/** The one error handler: every error leaves in the contract's shape. */
+export async function answerError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const status = error instanceof LbError || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600)
+    ? (error.statusCode as number)
+    : 500
+  if (status >= 500) request.log.error({ err: error }, 'request failed')
+  return await reply.code(status).send({ message: `<Error> ${describe(error)}`, status: 'failure' })
+}
+
 /**
  * The balancer as a Fastify plugin: configuration, the ring, the replica set,
- * the balancer's own routes, and the proxy for everything else. Every error
- * leaves in the contract's shape.
+ * the balancer's own routes, and the proxy for everything else.
  */
 export default async function ringlb (app: FastifyInstance, opts: AppOptions): Promise<void> {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error instanceof LbError || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600)
-      ? (error.statusCode as number)
-      : 500
-    if (status >= 500) request.log.error({ err: error }, 'request failed')
-    return reply.code(status).send({ message: `<Error> ${describe(error)}`, status: 'failure' })
-  })
+  app.setErrorHandler(answerError)
   app.setNotFoundHandler((request, reply) => reply.code(404).send({
     message: `<Error> no route for ${request.method} ${request.url.split('?', 1)[0]}`,
     status: 'failure'
@@ -69,9 +78,12 @@ export default async function ringlb (app: FastifyInstance, opts: AppOptions): P
   await app.register(configPlugin, { config: opts.config, env: opts.env })
   await app.register(gracefulClose)
   await app.register(ringPlugin)
-  await app.register(replicasPlugin, { driver: opts.driver })
+  await app.register(replicasPlugin, { driver: opts.driver, workers: opts.workers })
   await app.register(ringViewPlugin)
-  await app.register(metricsPlugin)
+  await app.register(metricsPlugin, { workers: opts.workers })
   await app.register(ownPaths, { routes: [infoRoutes, adminRoutes, statsRoutes, docsRoutes, dashboardRoutes] })
+  // a cluster's workers proxy; its primary serves only the balancer's own routes
+  if (opts.workers !== undefined) return
+  if (app.config.LB_WORKERS > 1) app.log.warn({ LB_WORKERS: app.config.LB_WORKERS }, 'LB_WORKERS is read by `node dist/server.js` (npm start) only: this balancer runs in one process')
   await app.register(proxyPlugin)
 }

@@ -76,7 +76,7 @@ export interface Upstream {
   /**
    * How long to wait for the replica's headers, then between its body chunks,
    * and for a client that has stopped reading to take more (nginx's
-   * proxy_read_timeout and send_timeout, in one)
+   * proxy_read_timeout and send_timeout, in one); 0 waits as long as it takes
    */
   timeoutMs: number
 }
@@ -135,7 +135,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.response.write(chunk)) return
     controller.pause()
-    this.stall ??= setTimeout(() => { this.response.destroy() }, this.timeoutMs)
+    if (this.timeoutMs > 0) this.stall ??= setTimeout(() => { this.response.destroy() }, this.timeoutMs)
   }
 
   onResponseEnd (): void {

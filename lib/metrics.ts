@@ -1,4 +1,6 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { WorkerReport } from './cluster-messages.js'
+import type { InFlight } from './in-flight.js'
 import type { Replica, ReplicaState } from './replica-manager.js'
 
 /** What the balancer has counted for one replica hostname since it started. */
@@ -20,6 +22,18 @@ export interface MetricsSources {
   ringSize: () => number
   /** each ring member's fraction of the key space */
   shares: () => Map<string, number>
+  /** a clustered balancer's workers, which count the requests they proxy: asked when the counts are read */
+  workers?: () => Promise<WorkerReport[]>
+}
+
+/** Counts read at one moment, the workers' added in when the balancer is a cluster. */
+export interface Tally {
+  of: (hostname: string) => Readonly<ReplicaCounts>
+  totals: () => ReplicaCounts
+  /** requests in flight in the workers */
+  inFlight: (hostname: string) => number
+  /** each worker's share of the proxied requests */
+  workers: Array<{ pid: number, requests: number, inFlight: number }>
 }
 
 const STATES: ReplicaState[] = ['starting', 'healthy', 'draining', 'failed']
@@ -29,18 +43,43 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 const zero = (): ReplicaCounts => ({ requests: 0, errors: 0, retries: 0, respawns: 0, heartbeatFailures: 0 })
 
+function add (into: ReplicaCounts, c: ReplicaCounts): void {
+  for (const field of Object.keys(into) as Array<keyof ReplicaCounts>) into[field] += c[field]
+}
+
+/**
+ * Adds a dead worker's last report to the sum of those before it: its counts,
+ * and its ringlb_ counters and histogram (not its process gauges, which died
+ * with it), so that the cluster's sums never go back.
+ */
+export async function foldReports (sum: WorkerReport | undefined, last: WorkerReport): Promise<WorkerReport> {
+  const counts = new Map<string, ReplicaCounts>(sum?.counts.map(([h, c]) => [h, { ...c }]))
+  for (const [hostname, c] of last.counts) {
+    const into = counts.get(hostname) ?? zero()
+    add(into, c)
+    counts.set(hostname, into)
+  }
+  const own = last.metrics.filter(metric => metric.name.startsWith('ringlb_'))
+  const metrics = sum === undefined ? own : await AggregatorRegistry.aggregate([sum.metrics, own]).getMetricsAsJSON()
+  return { pid: 0, exited: true, counts: [...counts], inFlight: [], metrics }
+}
+
 /**
  * The balancer's metrics in a registry of its own, so several balancers in one
  * process (tests) never share counters. Per-replica counts are plain numbers
  * bumped on the proxy's hot path; prom-client reads them only when scraped.
  * Counts outlive their replica: a hostname added again continues its series.
+ * A cluster worker's metrics have no `sources`: the replica set and the ring
+ * are the primary's to report, and the worker's counts reach it in `report`.
  */
 export class BalancerMetrics {
   readonly registry = new Registry()
   private readonly counts = new Map<string, ReplicaCounts>()
   private readonly latency: Histogram
+  private readonly workers: (() => Promise<WorkerReport[]>) | undefined
 
-  constructor (sources: MetricsSources) {
+  constructor (sources?: MetricsSources) {
+    this.workers = sources?.workers
     const counts = this.counts
     const perReplica = (name: string, help: string, field: keyof ReplicaCounts): void => {
       const counter: Counter<'replica'> = new Counter({
@@ -66,6 +105,9 @@ export class BalancerMetrics {
       buckets: LATENCY_BUCKETS,
       registers: [this.registry]
     })
+
+    collectDefaultMetrics({ register: this.registry })
+    if (sources === undefined) return
 
     const ringMembers: Gauge = new Gauge({
       name: 'ringlb_ring_members',
@@ -93,8 +135,6 @@ export class BalancerMetrics {
         for (const state of STATES) byState.set({ state }, replicas.filter(r => r.state === state).length)
       }
     })
-
-    collectDefaultMetrics({ register: this.registry })
   }
 
   /** Starts a replica's series at zero, so that it shows before its first request. */
@@ -139,10 +179,50 @@ export class BalancerMetrics {
   /** Sums over every hostname ever counted, removed replicas included. */
   totals (): ReplicaCounts {
     const sum = zero()
-    for (const c of this.counts.values()) {
-      for (const field of Object.keys(sum) as (keyof ReplicaCounts)[]) sum[field] += c[field]
-    }
+    for (const c of this.counts.values()) add(sum, c)
     return sum
+  }
+
+  /** The counts now, the workers' included. */
+  async tally (): Promise<Tally> {
+    const reports = await this.workers?.() ?? []
+    if (reports.length === 0) return { of: h => this.of(h), totals: () => this.totals(), inFlight: () => 0, workers: [] }
+    const counts = new Map<string, ReplicaCounts>()
+    const inFlight = new Map<string, number>()
+    const sources = [[...this.counts], ...reports.map(r => r.counts)]
+    for (const [hostname, c] of sources.flat()) {
+      const into = counts.get(hostname) ?? zero()
+      add(into, c)
+      counts.set(hostname, into)
+    }
+    for (const [hostname, n] of reports.flatMap(r => r.inFlight)) inFlight.set(hostname, (inFlight.get(hostname) ?? 0) + n)
+    return {
+      of: h => counts.get(h) ?? zero(),
+      totals: () => {
+        const sum = zero()
+        for (const c of counts.values()) add(sum, c)
+        return sum
+      },
+      inFlight: h => inFlight.get(h) ?? 0,
+      workers: reports.filter(r => r.exited !== true).map(r => ({
+        pid: r.pid,
+        requests: r.counts.reduce((sum, [, c]) => sum + c.requests, 0),
+        inFlight: r.inFlight.reduce((sum, [, n]) => sum + n, 0)
+      }))
+    }
+  }
+
+  /** The Prometheus text, summed over the workers' registries too (prom-client's cluster aggregation). */
+  async render (): Promise<string> {
+    const reports = await this.workers?.() ?? []
+    if (reports.length === 0) return await this.registry.metrics()
+    const own = await this.registry.getMetricsAsJSON()
+    return await AggregatorRegistry.aggregate([own, ...reports.map(r => r.metrics)]).metrics()
+  }
+
+  /** What a cluster worker tells the primary: its counts, its requests in flight and its registry. */
+  async report (load: InFlight): Promise<WorkerReport> {
+    return { pid: process.pid, counts: [...this.counts], inFlight: load.entries(), metrics: await this.registry.getMetricsAsJSON() }
   }
 
   private countsFor (hostname: string): ReplicaCounts {

@@ -42,6 +42,8 @@ export interface ReplicaManagerOptions {
   readyTimeoutMs: number
   /** how long /rm waits for in-flight requests before stopping a replica */
   drainMs: number
+  /** whether requests to a replica are still in flight outside this manager's `load` (a cluster's workers) */
+  busyElsewhere?: (hostname: string) => boolean
 }
 
 /** A failure soon after a start counts as a crash loop, and backs off. */
@@ -262,7 +264,8 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   private async drain (replica: Replica): Promise<void> {
     const deadline = Date.now() + this.options.drainMs
-    while (this.load.get(replica.hostname) > 0 && Date.now() < deadline) await sleep(20)
+    const busy = (): boolean => this.load.get(replica.hostname) > 0 || this.options.busyElsewhere?.(replica.hostname) === true
+    while (busy() && Date.now() < deadline) await sleep(20)
   }
 
   private async probe (): Promise<void> {

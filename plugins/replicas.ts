@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { type Driver, createDriver } from '../lib/drivers/index.js'
 import { ReplicaManager } from '../lib/replica-manager.js'
+import type { Workers } from '../lib/workers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +13,8 @@ declare module 'fastify' {
 export interface ReplicasPluginOptions {
   /** a driver to use instead of the one LB_DRIVER names (tests) */
   driver?: Driver
+  /** a clustered balancer's workers: they route on copies of this ring, and drains wait for their requests too */
+  workers?: Workers
 }
 
 /**
@@ -21,7 +24,8 @@ export interface ReplicasPluginOptions {
  * balancer to adopt.
  */
 export default fp<ReplicasPluginOptions>(async (app, options) => {
-  const config = app.config
+  const { config } = app
+  const { workers } = options
   const driver = options.driver ?? createDriver(config)
   const manager = new ReplicaManager({
     driver,
@@ -33,9 +37,12 @@ export default fp<ReplicasPluginOptions>(async (app, options) => {
     heartbeatTimeoutMs: config.LB_HEARTBEAT_TIMEOUT_MS,
     heartbeatMisses: config.LB_HEARTBEAT_MISSES,
     readyTimeoutMs: config.LB_READY_TIMEOUT_MS,
-    drainMs: config.LB_DRAIN_MS
+    drainMs: config.LB_DRAIN_MS,
+    busyElsewhere: workers === undefined ? undefined : (hostname) => workers.busy(hostname)
   })
+  workers?.follow(manager)
   app.decorate('replicas', manager)
+  app.decorate('backends', manager)
   app.addHook('onClose', async () => {
     await manager.close({ keepReplicas: driver.name === 'docker' })
   })

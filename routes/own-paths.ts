@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 
-const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
+export const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
 
 /**
  * Registers the balancer's own routes and claims their paths for every method:

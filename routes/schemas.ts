@@ -59,7 +59,12 @@ export const Stats = Type.Object({
     in_flight: Type.Integer({ minimum: 0, description: 'requests it is answering now' }),
     ...Counts
   }), { description: 'every replica the balancer runs, by numeric server id' }),
-  totals: Type.Object(Counts, { description: 'sums since start, replicas removed since included' })
+  totals: Type.Object(Counts, { description: 'sums since start, replicas removed since included' }),
+  workers: Type.Array(Type.Object({
+    pid: Type.Integer(),
+    requests: Type.Integer({ minimum: 0, description: 'proxied requests it has answered' }),
+    in_flight: Type.Integer({ minimum: 0 })
+  }), { description: 'a clustered balancer\'s workers (LB_WORKERS > 1) that answered in time; empty otherwise' })
 })
 
 export const RingLayout = Type.Object({

@@ -21,12 +21,13 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       produces: ['text/plain'],
       response: { 200: { type: 'string', description: 'text/plain; version=0.0.4' } }
     }
-  }, async (_request, reply) => await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
+  }, async (_request, reply) => await reply.type(metrics.registry.contentType).send(await metrics.render()))
 
   app.get('/stats', {
     schema: { tags: ['observability'], summary: 'Per-replica state, share of the key space and request counts', response: { 200: Stats } }
   }, async () => {
     const { shares } = app.ringView()
+    const tally = await metrics.tally()
     return {
       time: Date.now(),
       scheme: ring.scheme,
@@ -36,10 +37,11 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         id: r.id,
         state: r.state,
         share: shares.get(r.hostname) ?? 0,
-        in_flight: replicas.load.get(r.hostname),
-        ...countsBody(metrics.of(r.hostname))
+        in_flight: replicas.load.get(r.hostname) + tally.inFlight(r.hostname),
+        ...countsBody(tally.of(r.hostname))
       })),
-      totals: countsBody(metrics.totals())
+      totals: countsBody(tally.totals()),
+      workers: tally.workers.map(w => ({ pid: w.pid, requests: w.requests, in_flight: w.inFlight }))
     }
   })
 

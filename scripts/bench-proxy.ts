@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort } from '../lib/free-port.js'
-import { forkServer, startReplica, stop } from './lib/processes.js'
+import { childPids, forkServer, startReplica, stop } from './lib/processes.js'
 import { type Target, interleave, printTable } from './lib/rounds.js'
 import { startReference } from './bench/upstreams.js'
 
@@ -38,18 +38,21 @@ try {
   const nginx = await startReference('nginx', dir, replicas.map(r => r.port))
   if (nginx !== undefined) {
     children.push(nginx.child)
-    targets.push({ name: 'nginx', url: nginx.url, pid: nginx.child.pid as number, withChildren: true, replicas: replicaPids })
+    const pid = nginx.child.pid as number
+    targets.push({ name: 'nginx', url: nginx.url, pids: () => [pid, ...childPids(pid)], replicas: replicaPids })
   }
   const variants: Array<[string, string, number]> = [['reply-from', 'reply-from', 1], ['http-proxy', 'http-proxy', 1], ['forward', 'forward', 1], ['forward-2-workers', 'forward', 2]]
   for (const [name, lib, workers] of variants) {
     const port = workers > 1 ? await freePort('127.0.0.1') : 0
     const proxy = await forkServer(PROXY_SERVER, { PROXY_LIB: lib, WORKERS: String(workers), PORT: String(port), UPSTREAMS: replicas.map(r => r.url).join(',') })
     children.push(proxy.child)
-    targets.push({ name, url: proxy.url, pid: proxy.child.pid as number, withChildren: workers > 1, replicas: replicaPids })
+    const pid = proxy.child.pid as number
+    targets.push({ name, url: proxy.url, pids: () => [pid, ...childPids(pid)], replicas: replicaPids })
   }
-  const summaries = await interleave(targets, options)
-  console.log(`\nmedians of ${options.rounds} rounds, ${options.connections} connections, ${options.duration} s each (CPU per request: the proxy's own processes, the replicas', this script's autocannon; busy: the whole machine)`)
-  printTable(summaries, nginx === undefined ? 'reply-from' : 'nginx')
+  const baseName = nginx === undefined ? 'reply-from' : 'nginx'
+  const summaries = await interleave(targets, options, baseName)
+  console.log(`\nmedians of ${options.rounds} rounds, ${options.connections} connections, ${options.duration} s each (×${baseName}: of the ratios within each round; CPU per request: the proxy's own processes, the replicas', this script's autocannon; busy: the whole machine)`)
+  printTable(summaries, baseName)
 } finally {
   await Promise.all(children.map(async child => { await stop(child) }))
   await rm(dir, { recursive: true, force: true })

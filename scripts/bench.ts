@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { childPids, startBalancer, startReplica, stop } from './lib/processes.js'
+import { balancerChildren, childPids, startBalancer, startReplica, stop } from './lib/processes.js'
 import { type Target, interleave, printTable } from './lib/rounds.js'
 import { startReference } from './bench/upstreams.js'
 
@@ -42,30 +42,33 @@ async function setUp (): Promise<Target[]> {
   const replicaPorts = replicas.map(r => r.port)
   const replicaPids = (): number[] => replicas.map(r => r.child.pid as number)
   // direct: the replica is the target itself, with nothing behind it
-  if (wanted('direct')) targets.push({ name: 'direct', url: replicas[0].url, pid: replicas[0].child.pid as number, withChildren: false, replicas: () => [] })
+  if (wanted('direct')) targets.push({ name: 'direct', url: replicas[0].url, pids: () => [replicas[0].child.pid as number], replicas: () => [] })
 
   for (const name of ['nginx', 'haproxy'] as const) {
     if (!wanted(name)) continue
     const server = await startReference(name, dir, replicaPorts)
     if (server === undefined) continue
     children.push(server.child)
+    const pid = server.child.pid as number
     // nginx's master forks the worker that does the work
-    targets.push({ name, url: server.url, pid: server.child.pid as number, withChildren: name === 'nginx', replicas: replicaPids })
+    targets.push({ name, url: server.url, pids: () => [pid, ...childPids(pid)], replicas: replicaPids })
   }
 
   const schemes: Array<[string, Record<string, string>]> = [
     ['ringlb-maglev', { LB_HASH: 'maglev' }],
     ['ringlb-ring', { LB_HASH: 'ring' }],
     ['ringlb-assignment', { LB_HASH: 'assignment' }],
-    ['ringlb-maglev-bounded', { LB_HASH: 'maglev', LB_BALANCE_FACTOR: '1.25' }]
+    ['ringlb-maglev-bounded', { LB_HASH: 'maglev', LB_BALANCE_FACTOR: '1.25' }],
+    // a node:cluster: a primary keeping the replicas, two workers proxying on copies of its ring
+    ['ringlb-maglev-2-workers', { LB_HASH: 'maglev', LB_WORKERS: '2' }]
   ]
   for (const [name, env] of schemes) {
     if (!wanted(name)) continue
     const balancer = await startBalancer(env, join(dir, `${name}.log`))
     children.push(balancer.child)
     const pid = balancer.child.pid as number
-    // its own replica processes are its children
-    targets.push({ name, url: balancer.url, pid, withChildren: false, replicas: () => childPids(pid) })
+    // its own replica processes are its children, as are a cluster's workers
+    targets.push({ name, url: balancer.url, pids: () => [pid, ...balancerChildren(pid).others], replicas: () => balancerChildren(pid).replicas })
   }
   return targets
 }
@@ -74,8 +77,8 @@ try {
   const [one, five, fifteen] = loadavg()
   console.log(`load average before: ${one.toFixed(2)} ${five.toFixed(2)} ${fifteen.toFixed(2)}; ${options.rounds} rounds × ${options.warmup} s warm-up + ${options.duration} s, ${options.connections} connections`)
   const targets = await setUp()
-  const summaries = await interleave(targets, options)
-  console.log(`\nmedians of ${options.rounds} rounds (errors: total over all rounds; CPU per request: the proxy's own processes, its replicas', this script's autocannon; busy: the whole machine)`)
+  const summaries = await interleave(targets, options, 'nginx')
+  console.log(`\nmedians of ${options.rounds} rounds (×nginx: of the ratios within each round; errors: total over all rounds; CPU per request: the proxy's own processes, its replicas', this script's autocannon; busy: the whole machine)`)
   printTable(summaries, 'nginx')
   // the shape the issue gives bench/results.json
   const results = Object.fromEntries([...summaries].map(([name, { rps, p50, p99, errors }]) => [name, { rps, p50, p99, errors }]))

@@ -55,7 +55,7 @@ const report = await runChaos(options)
 const codes = Object.entries(report.statusCodes).map(([code, n]) => `${code}: ${n}`).join(', ')
 console.log(`requests: ${report.sent} sent, ${report.completed} completed, ${report.ok} 2xx, ${report.non2xx} non-2xx, ${report.errors} errors (${report.timeouts} timeouts) [${codes}]`)
 for (const sample of report.errorSamples) console.log(`  error: ${sample}`)
-console.log(`balancer: exit code ${report.exitCode} on SIGTERM; ${report.afterStop.length} replicas still running after it` +
+console.log(`balancer${report.workers > 0 ? ` (${report.workers} workers)` : ''}: exit code ${report.exitCode} on SIGTERM; ${report.afterStop.length} replicas still running after it` +
   (options.driver === 'docker' ? ' (containers are kept for adoption; this run removes them now)' : ''))
 const problems = failures(report, options)
 if (problems.length === 0) {

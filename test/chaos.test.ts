@@ -9,7 +9,7 @@ import { dockerMissing } from '../scripts/chaos/victims.js'
  */
 const short: ChaosOptions = { driver: 'process', duration: 5, connections: 10, kills: 2, replicas: 3, port: 0, recoverMs: 30_000 }
 
-async function checkRun (t: Test, options: ChaosOptions): Promise<void> {
+async function checkRun (t: Test, options: ChaosOptions): Promise<ChaosReport> {
   const report = await runChaos(options)
   t.same(failures(report, options), [], 'no failed request, every kill made and recovered in time, clean exit')
   t.ok(report.ok > 0, `${report.ok} requests answered 2xx`)
@@ -23,13 +23,14 @@ async function checkRun (t: Test, options: ChaosOptions): Promise<void> {
   t.equal(report.exitCode, 0, 'the balancer exits 0 on SIGTERM')
   if (options.driver === 'process') t.same(report.afterStop, [], 'no replica process left behind')
   else t.equal(report.afterStop.length, options.replicas, 'the containers are kept running for the next balancer to adopt')
+  return report
 }
 
 t.test('the chaos verdict: any failed request, missing kill, slow recovery, bad exit or leftover process fails the run', async t => {
   const clean: ChaosReport = {
     driver: 'process', url: '', sent: 100, completed: 100, ok: 100, non2xx: 0, errors: 0, timeouts: 0, errorSamples: [], statusCodes: { 200: 100 },
     kills: [{ hostname: 'server-0', ref: '1', at: 1, ringUpdateMs: 20, backToTargetMs: 900 }],
-    exitCode: 0, afterStop: [], balancerLogs: []
+    workers: 0, exitCode: 0, afterStop: [], balancerLogs: []
   }
   const options = { kills: 1, recoverMs: 5000 }
   t.same(failures(clean, options), [])
@@ -44,7 +45,13 @@ t.test('the chaos verdict: any failed request, missing kill, slow recovery, bad 
 })
 
 t.test('chaos, process driver: replicas killed under load, no request lost', async t => {
-  await checkRun(t, short)
+  const report = await checkRun(t, short)
+  t.equal(report.workers, 0, 'one process')
+})
+
+t.test('chaos, process driver, two workers (LB_WORKERS=2): the same', async t => {
+  const report = await checkRun(t, { ...short, env: { LB_WORKERS: '2' } })
+  t.equal(report.workers, 2, 'two workers served to the end')
 })
 
 // in CI the docker run is required: a missing engine or image fails it instead of skipping it

@@ -36,7 +36,9 @@ t.test('a bad value throws a message naming the variable', async t => {
     [{ LB_MAGLEV_TABLE: '65536' }, /LB_MAGLEV_TABLE must be a prime/],
     [{ LB_RING_VNODES: '100' }, /LB_RING_VNODES/],
     [{ LB_HASH: 'assignment', LB_SLOTS: '64' }, /LB_SLOTS \(64\) cannot hold LB_MAX_REPLICAS/],
-    [{ LB_BALANCE_FACTOR: 'lots' }, /LB_BALANCE_FACTOR/]
+    [{ LB_BALANCE_FACTOR: 'lots' }, /LB_BALANCE_FACTOR/],
+    [{ LB_WORKERS: '0' }, /LB_WORKERS/],
+    [{ LB_WORKERS: 'two' }, /LB_WORKERS/]
   ]
   for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
 })

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { childPids } from '../lib/processes.js'
+import { replicaPid } from '../lib/processes.js'
 
 /**
  * How the analysis reaches the replicas from outside the balancer, per driver:
@@ -17,13 +16,7 @@ export interface ReplicaControl {
 export function processControl (balancerPid: number): ReplicaControl {
   return {
     kill (hostname) {
-      const pid = childPids(balancerPid).find(child => {
-        try {
-          return readFileSync(`/proc/${child}/environ`, 'utf8').split('\0').includes(`REPLICA_NAME=${hostname}`)
-        } catch {
-          return false
-        }
-      })
+      const pid = replicaPid(balancerPid, hostname)
       if (pid === undefined) throw new Error(`no replica process named ${hostname} under balancer ${balancerPid}`)
       process.kill(pid, 'SIGKILL')
     },

@@ -52,6 +52,8 @@ export interface ChaosReport {
   errorSamples: string[]
   statusCodes: Record<string, number>
   kills: KillRecord[]
+  /** the workers serving the port at the end of the load, by /stats (0: one process, LB_WORKERS=1) */
+  workers: number
   /** the balancer's exit code after SIGTERM */
   exitCode: number | null
   /** replicas still running after the balancer stopped: none for processes, all of them for containers (kept for adoption) */
@@ -159,6 +161,7 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
     const res = await result
     const statusCodes = Object.fromEntries(Object.entries(res.statusCodeStats ?? {}).map(([code, { count }]) => [code, Number(count ?? 0)]))
     const before = await victims.list()
+    const stats = await (await fetch(`${balancer.url}/stats`)).json() as { workers: unknown[] }
     const exitCode = await balancer.stop()
     const afterStop = victims.kind === 'process'
       ? before.filter(v => pidRunning(Number(v.ref))).map(v => v.hostname)
@@ -175,6 +178,7 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
       errorSamples,
       statusCodes,
       kills,
+      workers: stats.workers.length,
       exitCode,
       afterStop,
       balancerLogs: balancer.logs()

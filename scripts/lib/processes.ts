@@ -95,6 +95,34 @@ async function accepts (port: number): Promise<boolean> {
   }
 }
 
+/** The replica name a balancer's child process carries (REPLICA_NAME), '' for another child, undefined if it has exited. */
+function replicaNameOf (pid: number): string | undefined {
+  let environ
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`, 'utf8')
+  } catch {
+    return undefined
+  }
+  return environ.split('\0').find(entry => entry.startsWith('REPLICA_NAME='))?.slice('REPLICA_NAME='.length) ?? ''
+}
+
+/** A balancer's replica processes and its other children (a cluster's workers). */
+export function balancerChildren (pid: number): { replicas: number[], others: number[] } {
+  const replicas: number[] = []
+  const others: number[] = []
+  for (const child of childPids(pid)) {
+    const name = replicaNameOf(child)
+    if (name === '') others.push(child)
+    else if (name !== undefined) replicas.push(child)
+  }
+  return { replicas, others }
+}
+
+/** The PID of a balancer's replica process named `hostname`. */
+export function replicaPid (balancerPid: number, hostname: string): number | undefined {
+  return childPids(balancerPid).find(child => replicaNameOf(child) === hostname)
+}
+
 /** The PIDs of a process's direct children, from /proc (Linux). */
 export function childPids (pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).flatMap(task =>

@@ -3,15 +3,14 @@ import { cpuMs } from './cpu.js'
 import { type Measurement, measure, median } from './load.js'
 
 /**
- * A server under test, the process whose CPU it costs (with its children:
- * nginx's worker, a cluster's workers), and the replica processes behind it.
+ * A server under test, the processes whose CPU it costs (nginx's master and
+ * worker, a cluster's primary and workers), and the replica processes behind
+ * it, both read at each measurement (a balancer may have replaced a replica).
  */
 export interface Target {
   name: string
   url: string
-  pid: number
-  withChildren: boolean
-  /** the replicas it forwards to, read at each measurement (a balancer may have replaced one) */
+  pids: () => number[]
   replicas: () => number[]
 }
 
@@ -36,7 +35,14 @@ interface CpuShare {
   busy: number
 }
 
-export interface Summary extends Measurement, CpuShare {}
+export interface Summary extends Measurement, CpuShare {
+  /**
+   * req/s against the baseline's in the same round, median over the rounds:
+   * this machine's speed drifts from one minute to the next, and a ratio
+   * within a round sees less of the drift than a ratio of medians
+   */
+  ratio: number | undefined
+}
 
 /** Busy and total CPU time of the whole machine so far, in /proc/stat's ticks. */
 function machineTicks (): { busy: number, total: number } {
@@ -60,8 +66,9 @@ function sumCpuMs (pids: number[]): number {
 /** Runs `run` and says where the CPU went meanwhile, per request of the `requests` it reports. */
 async function accountCpu (target: Target, run: () => Promise<Measurement>, seconds: number): Promise<Measurement & CpuShare> {
   const replicas = target.replicas()
+  const pids = target.pids()
   const machine = machineTicks()
-  const own = cpuMs(target.pid, target.withChildren)
+  const own = sumCpuMs(pids)
   const behind = sumCpuMs(replicas)
   const load = process.cpuUsage()
   const m = await run()
@@ -70,7 +77,7 @@ async function accountCpu (target: Target, run: () => Promise<Measurement>, seco
   const after = machineTicks()
   return {
     ...m,
-    cpuUs: (cpuMs(target.pid, target.withChildren) - own) * 1000 / requests,
+    cpuUs: (sumCpuMs(pids) - own) * 1000 / requests,
     replicaUs: (sumCpuMs(replicas) - behind) * 1000 / requests,
     loadUs: (loadUsed.user + loadUsed.system) / requests,
     busy: (after.busy - machine.busy) / (after.total - machine.total)
@@ -80,10 +87,11 @@ async function accountCpu (target: Target, run: () => Promise<Measurement>, seco
 /**
  * Measures every target in interleaved rounds, each round starting one target
  * later so that none always runs first or last on a machine whose load drifts,
- * and returns the medians (errors summed over the rounds).
+ * and returns the medians (errors summed over the rounds), with each target's
+ * req/s against `baseName`'s round by round.
  */
-export async function interleave (targets: Target[], options: RoundOptions): Promise<Map<string, Summary>> {
-  const runs = new Map<string, Summary[]>(targets.map(t => [t.name, []]))
+export async function interleave (targets: Target[], options: RoundOptions, baseName: string): Promise<Map<string, Summary>> {
+  const runs = new Map<string, Array<Measurement & CpuShare>>(targets.map(t => [t.name, []]))
   const width = Math.max(...targets.map(t => t.name.length))
   for (let round = 0; round < options.rounds; round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length])
@@ -95,9 +103,11 @@ export async function interleave (targets: Target[], options: RoundOptions): Pro
         `CPU µs/request: ${m.cpuUs.toFixed(0)} proxy, ${m.replicaUs.toFixed(0)} replicas, ${m.loadUs.toFixed(0)} autocannon; machine ${(m.busy * 100).toFixed(0)}% busy`)
     }
   }
+  const base = runs.get(baseName)
   const summaries = new Map<string, Summary>()
   for (const [name, list] of runs) {
     summaries.set(name, {
+      ratio: base === undefined ? undefined : median(list.map((m, round) => m.rps / base[round].rps)),
       rps: Math.round(median(list.map(m => m.rps))),
       p50: median(list.map(m => m.p50)),
       p99: median(list.map(m => m.p99)),
@@ -112,8 +122,8 @@ export async function interleave (targets: Target[], options: RoundOptions): Pro
 }
 
 /**
- * The medians as a table, with each target's req/s and p99 against
- * `baseName`'s when it was measured, and where the CPU went per request.
+ * The medians as a table, with each target's req/s (round by round) and p99
+ * against `baseName`'s when it was measured, and where the CPU went per request.
  */
 export function printTable (summaries: Map<string, Summary>, baseName: string): void {
   const base = summaries.get(baseName)
@@ -121,7 +131,7 @@ export function printTable (summaries: Map<string, Summary>, baseName: string): 
   console.log(['target'.padEnd(width), 'req/s'.padStart(8), 'p50 ms'.padStart(7), 'p99 ms'.padStart(7), 'errors'.padStart(7),
     `×${baseName}`.padStart(9), `p99−${baseName}`.padStart(12), 'CPU µs/req: proxy'.padStart(18), 'replicas'.padStart(9), 'autocannon'.padStart(11), 'busy'.padStart(5)].join(' '))
   for (const [name, m] of summaries) {
-    const ratio = base === undefined ? '' : (m.rps / base.rps).toFixed(2)
+    const ratio = m.ratio === undefined ? '' : m.ratio.toFixed(2)
     const p99Delta = base === undefined ? '' : `${m.p99 - base.p99 >= 0 ? '+' : ''}${(m.p99 - base.p99).toFixed(1)}`
     console.log([name.padEnd(width), m.rps.toFixed(0).padStart(8), m.p50.toFixed(1).padStart(7), m.p99.toFixed(1).padStart(7),
       String(m.errors).padStart(7), ratio.padStart(9), p99Delta.padStart(12), m.cpuUs.toFixed(0).padStart(18), m.replicaUs.toFixed(0).padStart(9),

@@ -1,0 +1,179 @@
+import cluster, { type Worker } from 'node:cluster'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type OwnRoute, type RingChange, type ToPrimary, type ToWorker, type WorkerReport, isOurs } from './cluster-messages.js'
+import type { ReplicaHandle } from './drivers/driver.js'
+import { foldReports } from './metrics.js'
+import type { Logger } from './replica-manager.js'
+
+export interface WorkersOptions {
+  count: number
+  /** the worker's entry script */
+  exec: string
+  log: Logger
+  /** how long close waits for a worker to finish its requests before killing it */
+  closeTimeoutMs: number
+}
+
+/** The replica set as the primary has it: its ring's changes, in order, and where a worker's failed request is reported. */
+interface ReplicaSet {
+  on: (event: 'join' | 'leave', listener: (replica: ReplicaHandle) => void) => unknown
+  reportFailure: (hostname: string) => void
+}
+
+/** A worker that dies within this long of starting (or before it listens) is forked again only after a pause, so a crash loop does not spin. */
+const CRASH_WINDOW_MS = 5000
+const CRASH_PAUSE_MS = 1000
+/** How long /stats and /metrics wait for a worker's counts before using the ones it gave last time. */
+const REPORT_WAIT_MS = 1000
+
+/**
+ * The primary's side of a clustered balancer (node:cluster): forks the
+ * workers that serve the port, sends each the log of every ring change so far
+ * and then every new one, forks a new worker when one dies (as nginx's master
+ * does), and answers for the workers' in-flight requests when a replica
+ * drains and for their counts when /stats or /metrics is read.
+ */
+export class Workers {
+  private readonly changes: RingChange[] = []
+  private readonly live = new Set<Worker>()
+  /** removed replicas, with the workers that may still have requests in flight to them */
+  private readonly draining = new Map<string, { seq: number, workers: Set<number> }>()
+  private readonly pendingReports = new Map<number, (report: WorkerReport) => void>()
+  private nextReport = 0
+  /** each live worker's last report, by worker id: used when it is slow to answer, folded into `exited` when it dies */
+  private readonly lastReports = new Map<number, WorkerReport>()
+  /** the counts of workers that have exited, so that the sums never go back */
+  private exited: WorkerReport | undefined
+  private init: { primary: string, routes: OwnRoute[] } | undefined
+  private closing = false
+  private replicas: ReplicaSet | undefined
+
+  constructor (private readonly options: WorkersOptions) {}
+
+  /** Records every ring change of `replicas` from now on (call it before the first replica joins), and reports workers' failed requests to it. */
+  follow (replicas: ReplicaSet): void {
+    this.replicas = replicas
+    replicas.on('join', (replica) => { this.publish({ op: 'add', member: { id: replica.id, hostname: replica.hostname, url: replica.url } }) })
+    replicas.on('leave', (replica) => { this.publish({ op: 'remove', hostname: replica.hostname }) })
+  }
+
+  /** Whether a worker may still have a request in flight to a replica that left the ring. */
+  busy (hostname: string): boolean {
+    return (this.draining.get(hostname)?.workers.size ?? 0) > 0
+  }
+
+  /** Forks the workers; resolves once every one listens. `primary` is where the primary serves the balancer's own routes. */
+  async start (primary: string, routes: OwnRoute[]): Promise<void> {
+    this.init = { primary, routes }
+    cluster.setupPrimary({ exec: this.options.exec })
+    await Promise.all(Array.from({ length: this.options.count }, async () => { await this.fork(true) }))
+  }
+
+  /**
+   * Every live worker's counts (its last ones if it does not answer within a
+   * second), and those of the workers that have exited, marked `exited`.
+   */
+  async reports (): Promise<WorkerReport[]> {
+    const answers = await Promise.all([...this.live].map(async worker => {
+      const id = ++this.nextReport
+      const answer = new Promise<WorkerReport>(resolve => { this.pendingReports.set(id, resolve) })
+      this.send(worker, { type: 'ringlb:report', id })
+      const report = await Promise.race([answer, sleep(REPORT_WAIT_MS, undefined, { ref: false })])
+      this.pendingReports.delete(id)
+      if (report !== undefined) this.lastReports.set(worker.id, report)
+      return report ?? this.lastReports.get(worker.id)
+    }))
+    return [...answers, this.exited].filter(report => report !== undefined)
+  }
+
+  /** Asks every worker to stop accepting and finish its requests; kills those still running after the timeout. */
+  async close (): Promise<void> {
+    this.closing = true
+    await Promise.all([...this.live].map(async worker => {
+      const exited = new Promise(resolve => worker.once('exit', resolve))
+      this.send(worker, { type: 'ringlb:close' })
+      const timer = setTimeout(() => { worker.process.kill('SIGKILL') }, this.options.closeTimeoutMs)
+      await exited
+      clearTimeout(timer)
+    }))
+  }
+
+  /**
+   * Forks a worker and resolves once it listens. A first worker that dies
+   * before listening fails the start (the port is taken, a setting is bad:
+   * forking again would fail again); a later one is forked again after a pause.
+   */
+  private async fork (first = false): Promise<void> {
+    if (this.init === undefined || this.closing) return
+    const startedAt = Date.now()
+    const worker = cluster.fork()
+    worker.on('message', (message: unknown) => { if (isOurs<ToPrimary>(message)) this.receive(worker, message) })
+    // a message sent just as the worker died: its exit is handled below
+    worker.on('error', (err) => { this.options.log.warn({ err, pid: worker.process.pid }, 'worker channel failed') })
+    let listened = false
+    const listening = new Promise<void>((resolve, reject) => {
+      worker.once('listening', () => { listened = true; resolve() })
+      worker.once('exit', (code, signal) => { reject(new Error(`worker ${worker.process.pid} exited before listening (${signal ?? code})`)) })
+    })
+    worker.once('exit', (code, signal) => {
+      this.live.delete(worker)
+      for (const hostname of [...this.draining.keys()]) this.idle(hostname, worker)
+      void this.retire(worker)
+      if (this.closing || (first && !listened)) return
+      this.options.log.error({ pid: worker.process.pid, code, signal }, 'worker died: forking another')
+      const pause = !listened || Date.now() - startedAt < CRASH_WINDOW_MS ? CRASH_PAUSE_MS : 0
+      // a replacement that dies too is forked again by its own exit
+      void sleep(pause).then(async () => { await this.fork() }).catch(() => {})
+    })
+    await listening
+  }
+
+  private publish (change: { op: 'add', member: ReplicaHandle } | { op: 'remove', hostname: string }): void {
+    const numbered = { ...change, seq: this.changes.length + 1 } as RingChange
+    this.changes.push(numbered)
+    if (numbered.op === 'remove') this.draining.set(numbered.hostname, { seq: numbered.seq, workers: new Set([...this.live].map(w => w.id)) })
+    else this.draining.delete(numbered.member.hostname)
+    for (const worker of this.live) this.send(worker, { type: 'ringlb:ring', change: numbered })
+  }
+
+  private receive (worker: Worker, message: ToPrimary): void {
+    switch (message.type) {
+      case 'ringlb:hello':
+        if (this.init === undefined) return
+        if (this.closing) {
+          this.send(worker, { type: 'ringlb:close' })
+          return
+        }
+        // IPC keeps order: the log goes first, and every change published after it follows
+        this.live.add(worker)
+        this.send(worker, { type: 'ringlb:init', ...this.init, changes: [...this.changes] })
+        return
+      case 'ringlb:failure':
+        this.replicas?.reportFailure(message.hostname)
+        return
+      case 'ringlb:idle':
+        if (this.draining.get(message.hostname)?.seq === message.seq) this.idle(message.hostname, worker)
+        return
+      case 'ringlb:report':
+        this.pendingReports.get(message.id)?.(message.report)
+    }
+  }
+
+  /** Keeps what a dead worker last reported: its requests still count. */
+  private async retire (worker: Worker): Promise<void> {
+    const last = this.lastReports.get(worker.id)
+    this.lastReports.delete(worker.id)
+    if (last !== undefined) this.exited = await foldReports(this.exited, last)
+  }
+
+  private idle (hostname: string, worker: Worker): void {
+    const entry = this.draining.get(hostname)
+    entry?.workers.delete(worker.id)
+    if (entry?.workers.size === 0) this.draining.delete(hostname)
+  }
+
+  private send (worker: Worker, message: ToWorker): void {
+    // a worker that has just died cannot take it, and needs nothing more
+    if (worker.isConnected()) worker.send(message)
+  }
+}

@@ -1,0 +1,95 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import { answerError } from './app.js'
+import { type OwnRoute, type ToPrimary, type ToWorker, isOurs } from './lib/cluster-messages.js'
+import { ConfigError, loadConfig } from './lib/config.js'
+import type { ReplicaHandle } from './lib/drivers/driver.js'
+import { BalancerMetrics } from './lib/metrics.js'
+import { RingMirror } from './lib/ring-mirror.js'
+import { createRing } from './lib/rings/index.js'
+import configPlugin from './plugins/config.js'
+import gracefulClose from './plugins/graceful-close.js'
+import { countAnswers } from './plugins/metrics.js'
+import proxyPlugin from './plugins/proxy.js'
+import relayPlugin from './plugins/relay.js'
+
+/*
+ * A worker of a clustered balancer (LB_WORKERS > 1), forked by server.ts's
+ * primary: it serves PORT beside its siblings (node:cluster hands each a share
+ * of the connections), proxies on its copy of the primary's ring, and relays
+ * the balancer's own routes to the primary. It changes its ring only as the
+ * primary's numbered changes say, from the first message on, so no request
+ * is routed on a ring the primary never had.
+ */
+let config
+try {
+  config = loadConfig(process.env)
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  console.error(`ringlb worker: ${err.message}`)
+  process.exit(1)
+}
+
+const send = (message: ToPrimary): void => { if (process.connected) process.send?.(message) }
+const mirror = new RingMirror(createRing<ReplicaHandle>({
+  scheme: config.LB_HASH,
+  slots: config.LB_SLOTS,
+  vnodes: config.LB_VNODES,
+  tableSize: config.LB_MAGLEV_TABLE,
+  ringVnodes: config.LB_RING_VNODES
+}), send)
+const metrics = new BalancerMetrics()
+let app: FastifyInstance | undefined
+
+async function shutDown (): Promise<void> {
+  await app?.close()
+  process.exit(0)
+}
+
+/** A ring that cannot follow the primary's any more must not route: the primary forks a worker that starts from the whole log. */
+function applyOrExit (apply: () => void): void {
+  try {
+    apply()
+  } catch (err) {
+    console.error(`ringlb worker ${process.pid}: ${(err as Error).message}`)
+    process.exit(1)
+  }
+}
+
+const started = new Promise<{ primary: string, routes: OwnRoute[] }>(resolve => {
+  process.on('message', (message: unknown) => {
+    if (!isOurs<ToWorker>(message)) return
+    switch (message.type) {
+      case 'ringlb:init':
+        applyOrExit(() => { mirror.replay(message.changes) })
+        resolve(message)
+        return
+      case 'ringlb:ring':
+        applyOrExit(() => { mirror.apply(message.change) })
+        return
+      case 'ringlb:report':
+        void metrics.report(mirror.load).then(report => { send({ type: 'ringlb:report', id: message.id, report }) })
+        return
+      case 'ringlb:close':
+        void shutDown()
+    }
+  })
+})
+send({ type: 'ringlb:hello' })
+// the primary is gone: nobody keeps this worker's ring true any more
+process.once('disconnect', () => { void shutDown() })
+// Ctrl-C, and a service manager's SIGTERM, reach the whole process group: the primary
+// decides when its workers close (ringlb:close), so that it never forks new ones meanwhile
+process.on('SIGINT', () => {})
+process.on('SIGTERM', () => {})
+
+const { primary, routes } = await started
+app = Fastify({ logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false })
+app.setErrorHandler(answerError)
+await app.register(configPlugin, { config })
+await app.register(gracefulClose)
+app.decorate('backends', mirror)
+app.decorate('metrics', metrics)
+app.addHook('onResponse', countAnswers(metrics))
+await app.register(relayPlugin, { primary, routes })
+await app.register(proxyPlugin)
+await app.listen({ port: config.PORT, host: config.HOST })
