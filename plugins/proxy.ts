@@ -144,7 +144,7 @@ export default fp(async (app) => {
 
   await app.register(async (scope) => {
     passBodiesThrough(scope, config.LB_BODY_LIMIT)
-    // not async: a promise per request is CPU the hot path can spare, and Fastify catches the throw the same
+    // not async: the hot path has no use for a promise per request, and Fastify catches a throw all the same
     const handler = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
       const key = requestKey(request)
       const replica = pick(key)
