@@ -44,6 +44,8 @@ export class Workers {
   private readonly lastReports = new Map<number, WorkerReport>()
   /** the counts of workers that have exited, so that the sums never go back */
   private exited: WorkerReport | undefined
+  /** folds of exited workers' reports, one after the other */
+  private retiring: Promise<void> = Promise.resolve()
   private init: { primary: string, routes: OwnRoute[] } | undefined
   private closing = false
   private replicas: ReplicaSet | undefined
@@ -80,10 +82,17 @@ export class Workers {
       this.send(worker, { type: 'ringlb:report', id })
       const report = await Promise.race([answer, sleep(REPORT_WAIT_MS, undefined, { ref: false })])
       this.pendingReports.delete(id)
-      if (report !== undefined) this.lastReports.set(worker.id, report)
-      return report ?? this.lastReports.get(worker.id)
+      if (report !== undefined && this.live.has(worker)) this.lastReports.set(worker.id, report)
+      return { worker, report: report ?? this.lastReports.get(worker.id) }
     }))
-    return [...answers, this.exited].filter(report => report !== undefined)
+    // a worker that died meanwhile counts once: in `exited`, when its fold is done
+    let folding
+    do {
+      folding = this.retiring
+      await folding
+    } while (folding !== this.retiring)
+    const live = answers.filter(({ worker }) => this.live.has(worker)).map(({ report }) => report)
+    return [...live, this.exited].filter(report => report !== undefined)
   }
 
   /** Asks every worker to stop accepting and finish its requests; kills those still running after the timeout. */
@@ -113,12 +122,16 @@ export class Workers {
     let listened = false
     const listening = new Promise<void>((resolve, reject) => {
       worker.once('listening', () => { listened = true; resolve() })
-      worker.once('exit', (code, signal) => { reject(new Error(`worker ${worker.process.pid} exited before listening (${signal ?? code})`)) })
+      worker.once('exit', (code, signal) => {
+        // told to close before it listened: the balancer is closing, not failing
+        if (this.closing) resolve()
+        else reject(new Error(`worker ${worker.process.pid} exited before listening (${signal ?? code})`))
+      })
     })
     worker.once('exit', (code, signal) => {
       this.live.delete(worker)
       for (const hostname of [...this.draining.keys()]) this.idle(hostname, worker)
-      void this.retire(worker)
+      this.retire(worker)
       if (this.closing || (first && !listened)) return
       this.options.log.error({ pid: worker.process.pid, code, signal }, 'worker died: forking another')
       const pause = !listened || Date.now() - startedAt < CRASH_WINDOW_MS ? CRASH_PAUSE_MS : 0
@@ -160,10 +173,13 @@ export class Workers {
   }
 
   /** Keeps what a dead worker last reported: its requests still count. */
-  private async retire (worker: Worker): Promise<void> {
+  private retire (worker: Worker): void {
     const last = this.lastReports.get(worker.id)
     this.lastReports.delete(worker.id)
-    if (last !== undefined) this.exited = await foldReports(this.exited, last)
+    if (last === undefined) return
+    this.retiring = this.retiring
+      .then(async () => { this.exited = await foldReports(this.exited, last) })
+      .catch((err: Error) => { this.options.log.warn({ err }, 'an exited worker\'s counts could not be kept') })
   }
 
   private idle (hostname: string, worker: Worker): void {
