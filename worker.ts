@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { answerError } from './app.js'
 import { type OwnRoute, type ToPrimary, type ToWorker, isOurs } from './lib/cluster-messages.js'
-import { ConfigError, loadConfig } from './lib/config.js'
+import { type Config, ConfigError, loadConfig } from './lib/config.js'
 import type { ReplicaHandle } from './lib/drivers/driver.js'
 import { BalancerMetrics } from './lib/metrics.js'
 import { RingMirror } from './lib/ring-mirror.js'
@@ -20,7 +20,7 @@ import relayPlugin from './plugins/relay.js'
  * primary's numbered changes say, from the first message on, so no request
  * is routed on a ring the primary never had.
  */
-let config
+let config: Config
 try {
   config = loadConfig(process.env)
 } catch (err) {
@@ -38,9 +38,14 @@ const mirror = new RingMirror(createRing<ReplicaHandle>({
   ringVnodes: config.LB_RING_VNODES
 }), send)
 const metrics = new BalancerMetrics()
+const REPORT_EVERY_MS = 5000
 let app: FastifyInstance | undefined
 
+const drainMs = config.LB_DRAIN_MS
+
 async function shutDown (): Promise<void> {
+  // requests still streaming past the primary's own deadline for its workers are cut
+  setTimeout(() => { process.exit(1) }, drainMs + 1000).unref()
   await app?.close()
   process.exit(0)
 }
@@ -78,9 +83,11 @@ send({ type: 'ringlb:hello' })
 // the primary is gone: nobody keeps this worker's ring true any more
 process.once('disconnect', () => { void shutDown() })
 // Ctrl-C, and a service manager's SIGTERM, reach the whole process group: the primary
-// decides when its workers close (ringlb:close), so that it never forks new ones meanwhile
-process.on('SIGINT', () => {})
-process.on('SIGTERM', () => {})
+// decides when its workers close (ringlb:close), so that it never forks new ones meanwhile.
+// Without a primary, the signals close the worker.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { if (!process.connected) void shutDown() })
+// counts sent unasked, so that a worker that dies suddenly loses a few seconds of them at most
+setInterval(() => { void metrics.report(mirror.load).then(report => { send({ type: 'ringlb:report', id: 0, report }) }) }, REPORT_EVERY_MS).unref()
 
 const { primary, routes } = await started
 app = Fastify({ logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false })

@@ -22,7 +22,9 @@ interface ReplicaSet {
 
 /** A worker that dies within this long of starting (or before it listens) is forked again only after a pause, so a crash loop does not spin. */
 const CRASH_WINDOW_MS = 5000
+/** The pause after the first such death, doubled at each next one in a row, up to the most. */
 const CRASH_PAUSE_MS = 1000
+const MAX_CRASH_PAUSE_MS = 30_000
 /** How long /stats and /metrics wait for a worker's counts before using the ones it gave last time. */
 const REPORT_WAIT_MS = 1000
 
@@ -49,6 +51,8 @@ export class Workers {
   private init: { primary: string, routes: OwnRoute[] } | undefined
   private closing = false
   private replicas: ReplicaSet | undefined
+  /** workers in a row that died young */
+  private crashes = 0
 
   constructor (private readonly options: WorkersOptions) {}
 
@@ -73,17 +77,17 @@ export class Workers {
 
   /**
    * Every live worker's counts (its last ones if it does not answer within a
-   * second), and those of the workers that have exited, marked `exited`.
+   * second), and those of the workers that have exited (up to the last counts
+   * each sent, at most a few seconds old), marked `exited`.
    */
   async reports (): Promise<WorkerReport[]> {
     const answers = await Promise.all([...this.live].map(async worker => {
       const id = ++this.nextReport
       const answer = new Promise<WorkerReport>(resolve => { this.pendingReports.set(id, resolve) })
       this.send(worker, { type: 'ringlb:report', id })
-      const report = await Promise.race([answer, sleep(REPORT_WAIT_MS, undefined, { ref: false })])
+      await Promise.race([answer, sleep(REPORT_WAIT_MS, undefined, { ref: false })])
       this.pendingReports.delete(id)
-      if (report !== undefined && this.live.has(worker)) this.lastReports.set(worker.id, report)
-      return { worker, report: report ?? this.lastReports.get(worker.id) }
+      return { worker, report: this.lastReports.get(worker.id) }
     }))
     // a worker that died meanwhile counts once: in `exited`, when its fold is done
     let folding
@@ -134,7 +138,9 @@ export class Workers {
       this.retire(worker)
       if (this.closing || (first && !listened)) return
       this.options.log.error({ pid: worker.process.pid, code, signal }, 'worker died: forking another')
-      const pause = !listened || Date.now() - startedAt < CRASH_WINDOW_MS ? CRASH_PAUSE_MS : 0
+      const young = !listened || Date.now() - startedAt < CRASH_WINDOW_MS
+      this.crashes = young ? this.crashes + 1 : 0
+      const pause = young ? Math.min(MAX_CRASH_PAUSE_MS, CRASH_PAUSE_MS * 2 ** (this.crashes - 1)) : 0
       // a replacement that dies too is forked again by its own exit
       void sleep(pause).then(async () => { await this.fork() }).catch(() => {})
     })
@@ -168,6 +174,8 @@ export class Workers {
         if (this.draining.get(message.hostname)?.seq === message.seq) this.idle(message.hostname, worker)
         return
       case 'ringlb:report':
+        // asked for, or sent every few seconds: what a worker that dies suddenly leaves behind
+        if (this.live.has(worker)) this.lastReports.set(worker.id, message.report)
         this.pendingReports.get(message.id)?.(message.report)
     }
   }

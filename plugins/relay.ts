@@ -20,18 +20,16 @@ export default fp<RelayOptions>(async (app, { primary, routes }) => {
   const { config } = app
   const pool = new Pool(primary, { connections: 16 })
   app.addHook('onClose', async () => { await pool.close() })
-  // the primary bounds its own routes: an /add waits for new replicas' first heartbeat, an /rm for a
-  // drain, either perhaps behind another change and a respawn. Past that the primary is stuck: 504.
-  const timeoutMs = 2 * (config.LB_READY_TIMEOUT_MS + config.LB_DRAIN_MS) + 60_000
+  // no timeout of the relay's own: the primary bounds its routes (an /add waits for new replicas'
+  // first heartbeat, an /rm for a drain, each behind the changes queued before it), as in one process
+  const timeoutMs = 0
 
   const relay = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     forward(pool, { origin: primary, method: request.method, path: request.url, headers: upstreamHeaders(request.raw), body: bodyOf(request), timeoutMs }, reply.raw, {
       onResponse: (statusCode, headers) => { writeAnswerHead(reply, statusCode, headers, undefined, app.closing) },
       onError: (error, answered) => {
         if (answered || reply.raw.destroyed) return
-        const code = (error as { code?: string }).code
-        void reply.code(code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502)
-          .send({ message: `<Error> the balancer's primary process did not answer: ${error.message}`, status: 'failure' })
+        void reply.code(502).send({ message: `<Error> the balancer's primary process did not answer: ${error.message}`, status: 'failure' })
       }
     })
     return reply

@@ -130,7 +130,7 @@ t.test('every worker routes every id as the primary\'s ring does, through adds, 
     return now.length === 2 && !now.includes(dead) && now.includes(alive)
   })
   await until('the new worker listens', async () => (await workerStats(base)).length === 2)
-  t.ok(await totals() >= counted, 'the dead worker\'s requests still count')
+  t.equal(await totals(), counted, 'the dead worker\'s requests still count, once')
   t.same(await misrouted(base, ids), [], 'after a worker died and was replaced')
   const after = await workerStats(base)
   t.ok(after.every(w => w.requests > 0), 'the new worker proxies too')
@@ -226,7 +226,18 @@ t.test('SIGTERM to the whole process group (a service manager stopping it): work
   const [code] = await once(primary, 'exit')
   t.equal(code, 0)
   t.notMatch(output, /forking another/, 'no worker forked while closing')
+  t.notMatch(output, /replica failed/, 'the replicas, in a group of their own, were stopped by the balancer, not by the signal')
   await until('workers and replicas are gone', () => [...replicas, ...others].every(child => !pidRunning(child)), 10_000)
+})
+
+t.test('a worker leaves SIGTERM to its primary while it has one', async t => {
+  const { base, pid } = await startCluster(t, {})
+  const [worker] = balancerChildren(pid).others
+  process.kill(worker, 'SIGTERM')
+  await sleep(500)
+  t.ok(pidRunning(worker), 'still running')
+  t.same(balancerChildren(pid).others.length, 2, 'and nothing forked in its place')
+  t.same(await misrouted(base, sixDigitIds(10, 4)), [], 'both workers serve')
 })
 
 t.test('workers exit when their primary is killed', async t => {

@@ -62,7 +62,11 @@ export class ProcessDriver implements Driver {
     const child = fork(this.entry.path, [], {
       execArgv: this.entry.execArgv,
       env: { ...process.env, SERVER_ID: String(spec.id), REPLICA_NAME: spec.hostname, PORT: '0', HOST: this.options.host },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // a group of its own: a terminal's Ctrl-C or a service manager's SIGTERM to the balancer's group
+      // must not stop replicas behind its back (it would count them failed and respawn them while
+      // closing); the balancer stops them itself, and they exit when it is gone (IPC disconnect)
+      detached: true
     })
     let port: number
     try {
