@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { answerError } from './app.js'
 import { type OwnRoute, type ToPrimary, type ToWorker, isOurs } from './lib/cluster-messages.js'
-import { type Config, ConfigError, loadConfig } from './lib/config.js'
+import { type Config, ConfigError, loadConfig, ringOptions } from './lib/config.js'
 import type { ReplicaHandle } from './lib/drivers/driver.js'
 import { BalancerMetrics } from './lib/metrics.js'
 import { RingMirror } from './lib/ring-mirror.js'
@@ -30,13 +30,7 @@ try {
 }
 
 const send = (message: ToPrimary): void => { if (process.connected) process.send?.(message) }
-const mirror = new RingMirror(createRing<ReplicaHandle>({
-  scheme: config.LB_HASH,
-  slots: config.LB_SLOTS,
-  vnodes: config.LB_VNODES,
-  tableSize: config.LB_MAGLEV_TABLE,
-  ringVnodes: config.LB_RING_VNODES
-}), send)
+const mirror = new RingMirror(createRing<ReplicaHandle>(ringOptions(config)), send)
 const metrics = new BalancerMetrics()
 const REPORT_EVERY_MS = 5000
 let app: FastifyInstance | undefined

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import envSchema from 'env-schema'
+import type { RingOptions } from './rings/index.js'
 import { isPrime } from './rings/maglev.js'
 
 /** A string setting with a fixed set of values (one readable error, unlike a union of literals). */
@@ -85,3 +86,14 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   return config
 }
 
+
+/** The ring the settings ask for: the primary's, and each cluster worker's copy of it. */
+export function ringOptions (config: Config): RingOptions {
+  return {
+    scheme: config.LB_HASH,
+    slots: config.LB_SLOTS,
+    vnodes: config.LB_VNODES,
+    tableSize: config.LB_MAGLEV_TABLE,
+    ringVnodes: config.LB_RING_VNODES
+  }
+}

@@ -47,18 +47,31 @@ function add (into: ReplicaCounts, c: ReplicaCounts): void {
   for (const field of Object.keys(into) as Array<keyof ReplicaCounts>) into[field] += c[field]
 }
 
+/** Every hostname's counts in one sum. */
+function sumAll (counts: Iterable<ReplicaCounts>): ReplicaCounts {
+  const sum = zero()
+  for (const c of counts) add(sum, c)
+  return sum
+}
+
+/** Per-hostname counts from several processes, added up by hostname (into new objects). */
+function sumByHostname (counts: Iterable<[string, ReplicaCounts]>): Map<string, ReplicaCounts> {
+  const sums = new Map<string, ReplicaCounts>()
+  for (const [hostname, c] of counts) {
+    const into = sums.get(hostname) ?? zero()
+    add(into, c)
+    sums.set(hostname, into)
+  }
+  return sums
+}
+
 /**
  * Adds a dead worker's last report to the sum of those before it: its counts,
  * and its ringlb_ counters and histogram (not its process gauges, which died
  * with it), so that the cluster's sums never go back.
  */
 export async function foldReports (sum: WorkerReport | undefined, last: WorkerReport): Promise<WorkerReport> {
-  const counts = new Map<string, ReplicaCounts>(sum?.counts.map(([h, c]) => [h, { ...c }]))
-  for (const [hostname, c] of last.counts) {
-    const into = counts.get(hostname) ?? zero()
-    add(into, c)
-    counts.set(hostname, into)
-  }
+  const counts = sumByHostname([...(sum?.counts ?? []), ...last.counts])
   const own = last.metrics.filter(metric => metric.name.startsWith('ringlb_'))
   const metrics = sum === undefined ? own : await AggregatorRegistry.aggregate([sum.metrics, own]).getMetricsAsJSON()
   return { pid: 0, exited: true, counts: [...counts], inFlight: [], metrics }
@@ -178,31 +191,19 @@ export class BalancerMetrics {
 
   /** Sums over every hostname ever counted, removed replicas included. */
   totals (): ReplicaCounts {
-    const sum = zero()
-    for (const c of this.counts.values()) add(sum, c)
-    return sum
+    return sumAll(this.counts.values())
   }
 
   /** The counts now, the workers' included. */
   async tally (): Promise<Tally> {
     const reports = await this.workers?.() ?? []
     if (reports.length === 0) return { of: h => this.of(h), totals: () => this.totals(), inFlight: () => 0, workers: [] }
-    const counts = new Map<string, ReplicaCounts>()
+    const counts = sumByHostname([...this.counts, ...reports.flatMap(r => r.counts)])
     const inFlight = new Map<string, number>()
-    const sources = [[...this.counts], ...reports.map(r => r.counts)]
-    for (const [hostname, c] of sources.flat()) {
-      const into = counts.get(hostname) ?? zero()
-      add(into, c)
-      counts.set(hostname, into)
-    }
     for (const [hostname, n] of reports.flatMap(r => r.inFlight)) inFlight.set(hostname, (inFlight.get(hostname) ?? 0) + n)
     return {
       of: h => counts.get(h) ?? zero(),
-      totals: () => {
-        const sum = zero()
-        for (const c of counts.values()) add(sum, c)
-        return sum
-      },
+      totals: () => sumAll(counts.values()),
       inFlight: h => inFlight.get(h) ?? 0,
       workers: reports.filter(r => r.exited !== true).map(r => ({
         pid: r.pid,

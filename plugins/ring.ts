@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { ringOptions } from '../lib/config.js'
 import type { Replica } from '../lib/replica-manager.js'
 import { type Ring, createRing } from '../lib/rings/index.js'
 
@@ -10,12 +11,5 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const { LB_HASH, LB_SLOTS, LB_VNODES, LB_MAGLEV_TABLE, LB_RING_VNODES } = app.config
-  app.decorate('ring', createRing<Replica>({
-    scheme: LB_HASH,
-    slots: LB_SLOTS,
-    vnodes: LB_VNODES,
-    tableSize: LB_MAGLEV_TABLE,
-    ringVnodes: LB_RING_VNODES
-  }))
+  app.decorate('ring', createRing<Replica>(ringOptions(app.config)))
 }, { name: 'ring', dependencies: ['config'] })

@@ -20,6 +20,8 @@ interface Cluster {
   base: string
   primary: ChildProcess
   pid: number
+  /** what it has logged, when started with `ownGroup` */
+  output: () => string
 }
 
 async function json<T> (url: string, options: Parameters<typeof request>[1] = {}): Promise<{ status: number, body: T }> {
@@ -27,28 +29,45 @@ async function json<T> (url: string, options: Parameters<typeof request>[1] = {}
   return { status: res.statusCode, body: await res.body.json() as T }
 }
 
-async function startCluster (t: Test, env: Record<string, string>, replicas = 3): Promise<Cluster> {
+/**
+ * Starts `node dist/server.js` with two workers and waits until it serves its
+ * replicas. With `ownGroup` it leads a process group of its own (as under a
+ * service manager, which signals the whole group), and its log is kept.
+ */
+async function startCluster (t: Test, env: Record<string, string>, { ownGroup = false } = {}): Promise<Cluster> {
   const port = await freePort('127.0.0.1')
   const base = `http://127.0.0.1:${port}`
   const primary = spawn(process.execPath, ['dist/server.js'], {
     env: { ...process.env, LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', LB_WORKERS: '2', LB_HEARTBEAT_MS: '200', LB_HEARTBEAT_TIMEOUT_MS: '500', ...env },
-    stdio: ['ignore', 'inherit', 'inherit']
+    stdio: ['ignore', ownGroup ? 'pipe' : 'inherit', ownGroup ? 'pipe' : 'inherit'],
+    detached: ownGroup
   })
   const pid = primary.pid as number
+  let output = ''
+  primary.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  primary.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   t.teardown(async () => {
     if (primary.exitCode !== null || primary.signalCode !== null) return
     const { replicas, others } = balancerChildren(pid)
     primary.kill('SIGKILL')
     for (const child of [...replicas, ...others]) if (pidRunning(child)) process.kill(child, 'SIGKILL')
   })
-  await until(`the cluster serves ${replicas} replicas`, async () => {
+  await until('the cluster serves 3 replicas', async () => {
     try {
-      return (await json<{ N: number }>(`${base}/rep`)).body.N === replicas
+      return (await json<{ N: number }>(`${base}/rep`)).body.N === 3
     } catch {
       return false
     }
   }, 60_000)
-  return { base, primary, pid }
+  return { base, primary, pid, output: () => output }
+}
+
+/** An id that `hostname` owns on the primary's ring, from a seeded list of 100. */
+async function idOwnedBy (base: string, hostname: string, seed: number): Promise<number | undefined> {
+  for (const id of sixDigitIds(100, seed)) {
+    if ((await json<{ hostname: string }>(`${base}/map_request?id=${id}`)).body.hostname === hostname) return id
+  }
+  return undefined
 }
 
 /**
@@ -145,14 +164,8 @@ t.test('every worker routes every id as the primary\'s ring does, through adds, 
 t.test('/rm through a worker waits for that worker\'s request in flight to the replica', async t => {
   // no heartbeat failure while the replica is stopped: only the drain holds it
   const { base, pid } = await startCluster(t, { LB_HEARTBEAT_MS: '600000', LB_DRAIN_MS: '20000' })
-  let id = 0
-  for (const candidate of sixDigitIds(100, 3)) {
-    if ((await json<{ hostname: string }>(`${base}/map_request?id=${candidate}`)).body.hostname === 'server-2') {
-      id = candidate
-      break
-    }
-  }
-  t.not(id, 0, 'an id that server-2 owns')
+  const id = await idOwnedBy(base, 'server-2', 3)
+  t.ok(id !== undefined, 'an id that server-2 owns')
   const replica = replicaPid(pid, 'server-2') as number
   process.kill(replica, 'SIGSTOP')
   const inFlight = request(`${base}/home?id=${id}`)
@@ -181,13 +194,8 @@ t.test('/rm through a worker waits for that worker\'s request in flight to the r
 t.test('a replica that fails a worker\'s request is probed by the primary and replaced, the request retried', async t => {
   // heartbeats far apart: only the worker's report can bring the probe
   const { base, pid } = await startCluster(t, { LB_HEARTBEAT_MS: '600000', LB_HEARTBEAT_TIMEOUT_MS: '300', LB_PROXY_TIMEOUT_MS: '500' })
-  let id = 0
-  for (const candidate of sixDigitIds(100, 5)) {
-    if ((await json<{ hostname: string }>(`${base}/map_request?id=${candidate}`)).body.hostname === 'server-0') {
-      id = candidate
-      break
-    }
-  }
+  const id = await idOwnedBy(base, 'server-0', 5)
+  t.ok(id !== undefined, 'an id that server-0 owns')
   const stopped = replicaPid(pid, 'server-0') as number
   process.kill(stopped, 'SIGSTOP')
   t.teardown(() => { if (pidRunning(stopped)) process.kill(stopped, 'SIGKILL') })
@@ -203,30 +211,13 @@ t.test('a replica that fails a worker\'s request is probed by the primary and re
 })
 
 t.test('SIGTERM to the whole process group (a service manager stopping it): workers are not forked again, exit 0', async t => {
-  const port = await freePort('127.0.0.1')
-  const primary = spawn(process.execPath, ['dist/server.js'], {
-    env: { ...process.env, LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', LB_WORKERS: '2' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true
-  })
-  const pid = primary.pid as number
-  let output = ''
-  primary.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  primary.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  t.teardown(() => { if (primary.exitCode === null) process.kill(-pid, 'SIGKILL') })
-  await until('the cluster serves', async () => {
-    try {
-      return (await json<{ N: number }>(`http://127.0.0.1:${port}/rep`)).body.N === 3
-    } catch {
-      return false
-    }
-  }, 60_000)
+  const { primary, pid, output } = await startCluster(t, {}, { ownGroup: true })
   const { replicas, others } = balancerChildren(pid)
   process.kill(-pid, 'SIGTERM')
   const [code] = await once(primary, 'exit')
   t.equal(code, 0)
-  t.notMatch(output, /forking another/, 'no worker forked while closing')
-  t.notMatch(output, /replica failed/, 'the replicas, in a group of their own, were stopped by the balancer, not by the signal')
+  t.notMatch(output(), /forking another/, 'no worker forked while closing')
+  t.notMatch(output(), /replica failed/, 'the replicas, in a group of their own, were stopped by the balancer, not by the signal')
   await until('workers and replicas are gone', () => [...replicas, ...others].every(child => !pidRunning(child)), 10_000)
 })
 
