@@ -81,9 +81,11 @@ export default async function ringlb (app: FastifyInstance, opts: AppOptions): P
   await app.register(replicasPlugin, { driver: opts.driver, workers: opts.workers })
   await app.register(ringViewPlugin)
   await app.register(metricsPlugin, { workers: opts.workers })
+  const ownUrls = new Set<string>()
+  app.addHook('onRoute', (route) => { ownUrls.add(route.url) })
   await app.register(ownPaths, { routes: [infoRoutes, adminRoutes, statsRoutes, docsRoutes, dashboardRoutes] })
   // a cluster's workers proxy; its primary serves only the balancer's own routes
   if (opts.workers !== undefined) return
   if (app.config.LB_WORKERS > 1) app.log.warn({ LB_WORKERS: app.config.LB_WORKERS }, 'LB_WORKERS is read by `node dist/server.js` (npm start) only: this balancer runs in one process')
-  await app.register(proxyPlugin)
+  await app.register(proxyPlugin, { ownUrls: [...ownUrls] })
 }

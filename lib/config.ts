@@ -32,6 +32,7 @@ export const ConfigSchema = Type.Object({
   LB_PROXY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
   LB_BODY_LIMIT: Type.Integer({ minimum: 1, maximum: 1 << 30, default: 1_048_576 }),
   LB_ACCESS_LOG: Type.Boolean({ default: false }),
+  LB_FAST_PATH: Type.Boolean({ default: true }),
   LB_WORKERS: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
   LB_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
   LB_INSTANCE: Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$', default: 'ringlb' }),

@@ -1,7 +1,9 @@
+import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { pickBounded } from '../lib/bounded-load.js'
 import { unavailable } from '../lib/errors.js'
+import { FastPath } from '../lib/fast-path.js'
 import { ClientGone, downstreamHeaders, forward, upstreamHeaders } from '../lib/forward.js'
 import type { ReplicaHandle } from '../lib/drivers/driver.js'
 import type { InFlight } from '../lib/in-flight.js'
@@ -28,7 +30,30 @@ declare module 'fastify' {
     backends: Backends
     /** the connection pools to the replicas, one per replica origin */
     upstreams: ReplicaPools
+    /** the proxy's fast path (lib/fast-path.ts), unless LB_FAST_PATH or LB_ACCESS_LOG turned it off */
+    fastPath: FastPath<ReplicaHandle> | undefined
   }
+}
+
+export interface ProxyOptions {
+  /** the paths of the balancer's own routes, as registered: every other path is proxied */
+  ownUrls: Iterable<string>
+}
+
+/**
+ * Whether a path is one of `urls`, as Fastify's router matches them here (case
+ * and trailing slash count; a `/x/*` route takes every path under `/x/`). A
+ * path with %-escapes is never asked: the fast path leaves it to the router.
+ */
+export function ownPathMatcher (urls: Iterable<string>): (path: string) => boolean {
+  const exact = new Set<string>()
+  const prefixes: string[] = []
+  for (const url of urls) {
+    if (url.includes(':')) throw new Error(`a parametric own route (${url}) needs the router: the fast path cannot tell it`)
+    if (url.endsWith('*')) prefixes.push(url.slice(0, -1))
+    else exact.add(url)
+  }
+  return (path) => exact.has(path) || prefixes.some(prefix => path.startsWith(prefix))
 }
 
 /** Bodies pass through untouched, as bytes, so that a retry can send them again. */
@@ -78,7 +103,7 @@ export function writeAnswerHead (reply: FastifyReply, statusCode: number, header
  * the health checker, and an idempotent request is tried once more on the next
  * replica in the scheme's preference order.
  */
-export default fp(async (app) => {
+export default fp<ProxyOptions>(async (app, { ownUrls }) => {
   const { backends, config } = app
   const { ring, load } = backends
   const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
@@ -89,6 +114,32 @@ export default fp(async (app) => {
   const pick = config.LB_BALANCE_FACTOR > 0
     ? (key: number) => pickBounded(ring, key, config.LB_BALANCE_FACTOR, h => load.get(h), load.total)
     : (key: number) => ring.lookup(key)
+  const retryOn = (key: number, failed: ReplicaHandle): ReplicaHandle | undefined => ring.preference(key).find(r => r !== failed)
+
+  // the access log needs Fastify's request lifecycle: with it on, every request takes the plugin's path
+  const fastPath = config.LB_FAST_PATH && !config.LB_ACCESS_LOG
+    ? new FastPath<ReplicaHandle>({
+      pick,
+      retryOn,
+      load,
+      reportFailure: (hostname) => { backends.reportFailure(hostname) },
+      metrics: app.metrics,
+      isOwn: ownPathMatcher(ownUrls),
+      timeoutMs: config.LB_PROXY_TIMEOUT_MS,
+      keepAliveTimeoutMs: app.server.keepAliveTimeout,
+      closing: () => app.closing,
+      handOff: (socket) => { for (const listener of http) listener.call(app.server, socket) }
+    })
+    : undefined
+  // the HTTP server's own connection listener now takes only the connections the fast path hands over
+  const http = fastPath === undefined ? [] : app.server.listeners('connection') as Array<(socket: Socket) => void>
+  if (fastPath !== undefined) {
+    app.server.removeAllListeners('connection')
+    app.server.on('connection', (socket: Socket) => { fastPath.accept(socket) })
+    backends.on('leave', (replica) => { fastPath.release(replica.url) })
+    app.addHook('preClose', async () => { fastPath.close() })
+  }
+  app.decorate('fastPath', fastPath)
 
   function send (request: FastifyRequest, reply: FastifyReply, key: number, replica: ReplicaHandle, retried: boolean): void {
     const hostname = replica.hostname
@@ -130,7 +181,7 @@ export default fp(async (app) => {
           return
         }
         backends.reportFailure(hostname)
-        const next = retried || !IDEMPOTENT.has(request.method) ? undefined : ring.preference(key).find(r => r !== replica)
+        const next = retried || !IDEMPOTENT.has(request.method) ? undefined : retryOn(key, replica)
         if (next !== undefined) {
           app.metrics.retried(hostname)
           send(request, reply, key, next, true)

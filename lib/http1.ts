@@ -1,0 +1,240 @@
+/*
+ * Just enough of HTTP/1.1 (RFC 9112) for the fast path (lib/fast-path.ts):
+ * reading a request head it may forward as it is, a response head, and where
+ * a chunked body ends. Anything it is not sure of is left to Node's parser:
+ * a request head it declines goes to the HTTP server whole.
+ */
+
+/** A header line: a token, a colon, then visible characters, spaces and tabs only (no CR, LF or NUL inside). */
+const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/
+/** GET and HEAD on an origin-form target of visible ASCII: the requests without a body to forward */
+const REQUEST_LINE = /^(GET|HEAD) (\/[!-~]*) HTTP\/1\.1$/
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/
+
+/** Headers that describe one connection (RFC 9110 §7.6.1): never forwarded, on either side. */
+export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
+
+/** The end of a message head (the blank line), or -1 while it has not all arrived. */
+export function headEnd (buffer: Buffer): number {
+  return buffer.indexOf('\r\n\r\n', 0, 'latin1')
+}
+
+export interface RequestHead {
+  method: 'GET' | 'HEAD'
+  /** path and query, as sent */
+  target: string
+  /** the target's path, before any `?` */
+  path: string
+  /** the query string after `?`, or '' */
+  query: string
+  /** the header lines to forward as they came: hop-by-hop ones and Host left out */
+  lines: string[]
+  host: string | undefined
+  requestId: string | undefined
+  forwardedFor: string | undefined
+  /** the client asked to close the connection after this answer */
+  close: boolean
+}
+
+/**
+ * A request head the fast path can forward, or undefined for one it leaves
+ * to Node's HTTP server: other methods, a body, Expect, Upgrade, HTTP/1.0,
+ * an encoded path, a Connection header naming other headers, repeated
+ * headers the balancer reads, or anything malformed.
+ */
+export function parseRequestHead (head: string): RequestHead | undefined {
+  const lines = head.split('\r\n')
+  const start = REQUEST_LINE.exec(lines[0])
+  if (start === null) return undefined
+  const target = start[2]
+  const q = target.indexOf('?')
+  const path = q === -1 ? target : target.slice(0, q)
+  // the router decodes %xx before it matches the balancer's own routes: let it
+  if (path.includes('%')) return undefined
+  const request: RequestHead = { method: start[1] as 'GET' | 'HEAD', target, path, query: q === -1 ? '' : target.slice(q + 1), lines: [], host: undefined, requestId: undefined, forwardedFor: undefined, close: false }
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]
+    if (!HEADER_LINE.test(line)) return undefined
+    const colon = line.indexOf(':')
+    const name = line.slice(0, colon).toLowerCase()
+    const value = line.slice(colon + 1).trim()
+    switch (name) {
+      case 'host':
+        if (request.host !== undefined) return undefined
+        request.host = value
+        continue
+      case 'x-request-id':
+        if (request.requestId !== undefined) return undefined
+        request.requestId = value
+        break
+      case 'x-forwarded-for':
+        if (request.forwardedFor !== undefined) return undefined
+        request.forwardedFor = value
+        continue
+      case 'content-length':
+        if (value !== '0') return undefined
+        continue
+      case 'connection':
+        for (const token of value.toLowerCase().split(',')) {
+          const option = token.trim()
+          if (option === 'close') request.close = true
+          else if (option !== 'keep-alive' && option !== '') return undefined
+        }
+        continue
+      case 'transfer-encoding':
+      case 'upgrade':
+      case 'expect':
+        return undefined
+    }
+    if (!HOP_BY_HOP.has(name)) request.lines.push(line)
+  }
+  return request
+}
+
+/** How a response's body is delimited. */
+export type Framing = { kind: 'none' } | { kind: 'length', length: number } | { kind: 'chunked' } | { kind: 'close' }
+
+export interface ResponseHead {
+  statusCode: number
+  /** the status line and header lines to pass on, hop-by-hop ones left out (a chunked body keeps its Transfer-Encoding) */
+  lines: string[]
+  framing: Framing
+  /** the replica will close this connection after the answer */
+  close: boolean
+}
+
+/** Why a replica's answer cannot be passed on. */
+export class BadResponse extends Error {}
+
+/**
+ * Reads a replica's response head to a `request` of that method (a HEAD's
+ * answer has no body, whatever its headers say). Throws BadResponse.
+ */
+export function parseResponseHead (head: string, request: 'GET' | 'HEAD'): ResponseHead {
+  const lines = head.split('\r\n')
+  const status = STATUS_LINE.exec(lines[0])
+  if (status === null) throw new BadResponse(`not an HTTP/1.x status line: ${JSON.stringify(lines[0].slice(0, 80))}`)
+  const statusCode = Number(status[2])
+  let close = status[1] === '0'
+  let length: number | undefined
+  let chunked = false
+  let listed: string[] = []
+  const kept = [`HTTP/1.1${lines[0].slice(8)}`]
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]
+    if (!HEADER_LINE.test(line)) throw new BadResponse(`malformed header line: ${JSON.stringify(line.slice(0, 80))}`)
+    const colon = line.indexOf(':')
+    const name = line.slice(0, colon).toLowerCase()
+    const value = line.slice(colon + 1).trim()
+    if (name === 'content-length') {
+      if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== Number(value))) throw new BadResponse(`bad Content-Length: ${value}`)
+      length = Number(value)
+    } else if (name === 'transfer-encoding') {
+      if (value.toLowerCase() !== 'chunked' || chunked) throw new BadResponse(`unsupported Transfer-Encoding: ${value}`)
+      chunked = true
+    } else if (name === 'connection') {
+      const tokens = value.toLowerCase().split(',').map(token => token.trim())
+      if (tokens.includes('close')) close = true
+      listed = listed.concat(tokens)
+    }
+    if (!HOP_BY_HOP.has(name)) kept.push(line)
+  }
+  if (listed.length > 0) {
+    for (let i = kept.length - 1; i > 0; i--) {
+      if (listed.includes(kept[i].slice(0, kept[i].indexOf(':')).toLowerCase())) kept.splice(i, 1)
+    }
+  }
+  if (statusCode === 101) throw new BadResponse('101 Switching Protocols to a request that asked for no upgrade')
+  let framing: Framing
+  if (request === 'HEAD' || statusCode < 200 || statusCode === 204 || statusCode === 304) framing = { kind: 'none' }
+  else if (chunked) {
+    framing = { kind: 'chunked' }
+    kept.push('transfer-encoding: chunked')
+  } else if (length !== undefined) framing = { kind: 'length', length }
+  else framing = { kind: 'close' }
+  return { statusCode, lines: kept, framing, close }
+}
+
+/** Where ChunkedEnd is within a chunked body. */
+const Chunk = { Size: 0, Extension: 1, SizeEnd: 2, Data: 3, DataCr: 4, DataLf: 5, LineStart: 6, Trailer: 7, End: 8 } as const
+
+/**
+ * Follows a chunked body (RFC 9112 §7.1) as it passes through, to tell where
+ * it ends, without decoding it: the bytes go on exactly as they came.
+ */
+export class ChunkedEnd {
+  private state: number = Chunk.Size
+  private size = 0
+  private digits = 0
+  private remaining = 0
+
+  /** The index just after the body's end in `data`, or -1 if it goes on past it. Throws BadResponse. */
+  scan (data: Buffer, from = 0): number {
+    let i = from
+    while (i < data.length) {
+      if (this.state === Chunk.Data) {
+        const take = Math.min(this.remaining, data.length - i)
+        this.remaining -= take
+        i += take
+        if (this.remaining === 0) this.state = Chunk.DataCr
+        continue
+      }
+      const byte = data[i++]
+      switch (this.state) {
+        case Chunk.Size: {
+          const digit = hexValue(byte)
+          if (digit >= 0 && this.digits < 12) {
+            this.size = this.size * 16 + digit
+            this.digits++
+          } else if (this.digits > 0 && (byte === 0x3b || byte === 0x20 || byte === 0x09)) {
+            this.state = Chunk.Extension
+          } else if (this.digits > 0 && byte === 0x0d) {
+            this.state = Chunk.SizeEnd
+          } else {
+            throw new BadResponse('malformed chunk size')
+          }
+          break
+        }
+        case Chunk.Extension:
+          if (byte === 0x0d) this.state = Chunk.SizeEnd
+          break
+        case Chunk.SizeEnd:
+          if (byte !== 0x0a) throw new BadResponse('malformed chunk size line')
+          if (this.size === 0) {
+            this.state = Chunk.LineStart
+          } else {
+            this.remaining = this.size
+            this.state = Chunk.Data
+          }
+          this.size = 0
+          this.digits = 0
+          break
+        case Chunk.DataCr:
+          if (byte !== 0x0d) throw new BadResponse('chunk longer than its size')
+          this.state = Chunk.DataLf
+          break
+        case Chunk.DataLf:
+          if (byte !== 0x0a) throw new BadResponse('chunk longer than its size')
+          this.state = Chunk.Size
+          break
+        case Chunk.LineStart:
+          this.state = byte === 0x0d ? Chunk.End : Chunk.Trailer
+          break
+        case Chunk.Trailer:
+          if (byte === 0x0a) this.state = Chunk.LineStart
+          break
+        case Chunk.End:
+          if (byte !== 0x0a) throw new BadResponse('malformed end of chunked body')
+          return i
+      }
+    }
+    return -1
+  }
+}
+
+function hexValue (byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30
+  const lower = byte | 0x20
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10
+  return -1
+}
