@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.js'
 import type { Driver } from './lib/drivers/index.js'
@@ -33,10 +35,28 @@ export interface AppOptions {
   workers?: Workers
 }
 
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (a malformed
+ * head, a head over 16 KiB, one not whole in time) are answered in the
+ * contract's error shape too, and their connection closed, as Node does.
+ */
+function answerClientError (error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, reason] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'request head is larger than the limit (16 KiB)']
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request head not received in time']
+      : [400, `malformed HTTP request (${error.code ?? error.message})`]
+  const body = JSON.stringify({ message: `<Error> ${reason}`, status: 'failure' })
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  socket.destroy(error)
+}
+
 /** Server options, also read by fastify-cli (`fastify start dist/app.js`). */
 export const options: FastifyServerOptions = {
   // a JSON body's types are checked, not coerced: {"n": "2"} is an error
   ajv: { customOptions: { coerceTypes: false } },
+  clientErrorHandler: answerClientError,
   // starting the replicas is part of getting ready, and containers take a while
   pluginTimeout: 120_000
 }

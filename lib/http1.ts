@@ -104,7 +104,12 @@ export interface ResponseHead {
 }
 
 /** Why a replica's answer cannot be passed on. */
-export class BadResponse extends Error {}
+export class BadResponse extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'BadResponse'
+  }
+}
 
 /**
  * Reads a replica's response head to a `request` of that method (a HEAD's

@@ -13,7 +13,8 @@ import { startReference } from './bench/upstreams.js'
  * `npm run bench:proxy`: how fast a Node proxy can be here, and what the proxy
  * library costs. Bare Fastify forwarding with @fastify/reply-from,
  * @fastify/http-proxy and ringlb's own forwarder (lib/forward.ts, what the
- * proxy plugin uses), the last also as a 2-worker node:cluster, all choosing
+ * proxy plugin uses), the last also as a 2-worker node:cluster, and ringlb's
+ * fast path (lib/fast-path.ts) on a bare net.Server, all choosing
  * the replica on the same maglev ring over three replica processes, against
  * nginx (1 worker) over the same replicas, in interleaved rounds.
  */
@@ -41,7 +42,7 @@ try {
     const pid = nginx.child.pid as number
     targets.push({ name: 'nginx', url: nginx.url, pids: () => [pid, ...childPids(pid)], replicas: replicaPids })
   }
-  const variants: Array<[string, string, number]> = [['reply-from', 'reply-from', 1], ['http-proxy', 'http-proxy', 1], ['forward', 'forward', 1], ['forward-2-workers', 'forward', 2]]
+  const variants: Array<[string, string, number]> = [['reply-from', 'reply-from', 1], ['http-proxy', 'http-proxy', 1], ['forward', 'forward', 1], ['forward-2-workers', 'forward', 2], ['fast-path', 'fast-path', 1]]
   for (const [name, lib, workers] of variants) {
     const port = workers > 1 ? await freePort('127.0.0.1') : 0
     const proxy = await forkServer(PROXY_SERVER, { PROXY_LIB: lib, WORKERS: String(workers), PORT: String(port), UPSTREAMS: replicas.map(r => r.url).join(',') })

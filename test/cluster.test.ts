@@ -217,7 +217,7 @@ t.test('SIGTERM to the whole process group (a service manager stopping it): work
   const [code] = await once(primary, 'exit')
   t.equal(code, 0)
   t.notMatch(output(), /forking another/, 'no worker forked while closing')
-  t.notMatch(output(), /replica failed/, 'the replicas, in a group of their own, were stopped by the balancer, not by the signal')
+  t.notMatch(output(), /replica failed/, 'the replicas left the group\'s signal to the balancer, which stopped them')
   await until('workers and replicas are gone', () => [...replicas, ...others].every(child => !pidRunning(child)), 10_000)
 })
 

@@ -125,9 +125,11 @@ t.test('the fast path over real sockets', async t => {
   t.test('a request head that is not well formed is left to Node, which refuses it', async t => {
     const res = await talk(port, 'GET /home?id=1 HTTP/1.1\r\nHost: lb.test\r\nBad Header: x\r\n\r\n')
     t.match(res, /^HTTP\/1\.1 400 /)
+    t.match(JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4)), { message: /^<Error> malformed HTTP request \(HPE_/, status: 'failure' }, 'in the contract\'s error shape')
     const other = await talk(port, get('/home?id=1', 'X-Long: ' + 'a'.repeat(20_000) + '\r\n'))
     t.match(other, /^HTTP\/1\.1 431 /, 'a head over 16 KiB is Node\'s to refuse')
     t.notMatch(other, /x-ringlb-replica/, 'the balancer refused it, not a replica')
+    t.ok(other.endsWith('{"message":"<Error> request head is larger than the limit (16 KiB)","status":"failure"}'))
   })
 })
 

@@ -62,11 +62,7 @@ export class ProcessDriver implements Driver {
     const child = fork(this.entry.path, [], {
       execArgv: this.entry.execArgv,
       env: { ...process.env, SERVER_ID: String(spec.id), REPLICA_NAME: spec.hostname, PORT: '0', HOST: this.options.host },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // a group of its own: a terminal's Ctrl-C or a service manager's SIGTERM to the balancer's group
-      // must not stop replicas behind its back (it would count them failed and respawn them while
-      // closing); the balancer stops them itself, and they exit when it is gone (IPC disconnect)
-      detached: true
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })
     let port: number
     try {
@@ -137,8 +133,11 @@ export class ProcessDriver implements Driver {
     if (force) {
       child.kill('SIGKILL')
     } else {
-      child.kill('SIGTERM')
-      // a frozen (SIGSTOPped) replica must wake up to act on SIGTERM
+      // a replica with its IPC channel open leaves SIGINT and SIGTERM to the balancer (replica/server.ts),
+      // and closes when the channel does
+      if (child.connected) child.disconnect()
+      else child.kill('SIGTERM')
+      // a frozen (SIGSTOPped) replica must wake up to close
       child.kill('SIGCONT')
     }
     const timer = setTimeout(() => child.kill('SIGKILL'), this.options.stopTimeoutMs ?? 5000)

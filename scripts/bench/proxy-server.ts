@@ -2,7 +2,11 @@ import cluster from 'node:cluster'
 import httpProxy from '@fastify/http-proxy'
 import replyFrom from '@fastify/reply-from'
 import Fastify from 'fastify'
+import { type AddressInfo, createServer } from 'node:net'
+import { FastPath } from '../../lib/fast-path.js'
 import { downstreamHeaders, forward, upstreamHeaders } from '../../lib/forward.js'
+import { InFlight } from '../../lib/in-flight.js'
+import { BalancerMetrics } from '../../lib/metrics.js'
 import { ReplicaPools } from '../../lib/replica-pools.js'
 import { requestKey } from '../../lib/request-key.js'
 import { MaglevRing } from '../../lib/rings/maglev.js'
@@ -10,7 +14,7 @@ import { MaglevRing } from '../../lib/rings/maglev.js'
 /*
  * A bare proxy for `npm run bench:proxy`: Fastify (no logger) forwarding with
  * @fastify/reply-from, @fastify/http-proxy or ringlb's own forwarder
- * (lib/forward.ts), choosing the upstream per request on a maglev ring over
+ * (lib/forward.ts), or ringlb's fast path (lib/fast-path.ts) on a net.Server, choosing the upstream per request on a maglev ring over
  * UPSTREAMS, through ringlb's per-replica undici pools. With WORKERS > 1 it is
  * a node:cluster of that many workers sharing PORT, each building the same
  * ring from the same list (Maglev is deterministic, so the rings are identical).
@@ -26,6 +30,24 @@ async function serve (): Promise<number> {
   const getUpstream = (request: { query: unknown, headers: Record<string, string | string[] | undefined> }): string => ring.lookup(requestKey(request))?.url ?? ''
   const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
 
+  if (lib === 'fast-path') {
+    const load = new InFlight()
+    const fast = new FastPath({
+      pick: key => ring.lookup(key),
+      retryOn: () => undefined,
+      load,
+      reportFailure: () => {},
+      metrics: new BalancerMetrics(),
+      isOwn: () => false,
+      timeoutMs: 30_000,
+      keepAliveTimeoutMs: 72_000,
+      closing: () => false,
+      handOff: (socket) => { socket.destroy() }
+    })
+    const server = createServer(socket => { fast.accept(socket) })
+    await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve))
+    return (server.address() as AddressInfo).port
+  }
   const app = Fastify()
   if (lib === 'http-proxy') {
     await app.register(httpProxy, { upstream: '', undici: pools, replyOptions: { getUpstream } })
@@ -44,7 +66,7 @@ async function serve (): Promise<number> {
       return reply
     })
   } else {
-    throw new Error(`PROXY_LIB must be reply-from, http-proxy or forward, got ${lib}`)
+    throw new Error(`PROXY_LIB must be reply-from, http-proxy, forward or fast-path, got ${lib}`)
   }
   await app.listen({ port, host: '127.0.0.1' })
   const address = app.server.address()

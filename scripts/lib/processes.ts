@@ -66,10 +66,15 @@ async function waitUntilAccepting (child: ChildProcess, port: number, timeoutMs:
   }
 }
 
-/** Stops a process this script started, by its PID: `signal` first, SIGKILL after `graceMs`. */
+/**
+ * Stops a process this script started, by its PID: `signal` first (a replica
+ * forked with an IPC channel is stopped by closing it instead, as the process
+ * driver does: it leaves signals to its parent), SIGKILL after `graceMs`.
+ */
 export async function stop (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
+  if (child.connected) child.disconnect()
   child.kill(signal)
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
   await exited
