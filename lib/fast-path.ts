@@ -40,6 +40,8 @@ export interface FastPathOptions<R extends FastPathReplica> {
   timeoutMs: number
   /** how long an idle client connection is kept open */
   keepAliveTimeoutMs: number
+  /** how long a request head may take to arrive whole once it has begun */
+  headersTimeoutMs: number
   closing: () => boolean
   /** gives a connection, with what it sent that was not read yet put back, to the HTTP server */
   handOff: (socket: Socket) => void
@@ -111,11 +113,16 @@ export class FastPath<R extends FastPathReplica> {
 class ClientConnection<R extends FastPathReplica> {
   private buffered: Buffer | undefined
   private exchange: Exchange<R> | undefined
+  /** set while a request head has begun to arrive but is not whole (a slow client, or a slowloris) */
+  private headTimer: NodeJS.Timeout | undefined
   private readonly onData = (chunk: Buffer): void => { this.received(chunk) }
   private readonly onTimeout = (): void => { this.socket.destroy() }
   /** a client that stops sending has left, as Node's HTTP server takes it: its answer is not sent */
   private readonly onEnd = (): void => { this.socket.destroy() }
-  private readonly onClose = (): void => { this.exchange?.clientGone() }
+  private readonly onClose = (): void => {
+    clearTimeout(this.headTimer)
+    this.exchange?.clientGone()
+  }
 
   constructor (private readonly fast: FastPath<R>, readonly socket: Socket) {
     socket.setNoDelay(true)
@@ -160,8 +167,13 @@ class ClientConnection<R extends FastPathReplica> {
       this.handOff()
       return
     }
-    if (end === -1) return
     const { options } = this.fast
+    if (end === -1) {
+      this.headTimer ??= setTimeout(() => { this.socket.destroy() }, options.headersTimeoutMs)
+      return
+    }
+    clearTimeout(this.headTimer)
+    this.headTimer = undefined
     const head = parseRequestHead(buffered.toString('latin1', 0, end))
     if (head === undefined || options.isOwn(head.path)) {
       this.handOff()
@@ -182,6 +194,7 @@ class ClientConnection<R extends FastPathReplica> {
 
   private handOff (): void {
     const { socket } = this
+    clearTimeout(this.headTimer)
     socket.off('data', this.onData)
     socket.off('error', noop)
     socket.off('end', this.onEnd)
@@ -417,7 +430,8 @@ class Exchange<R extends FastPathReplica> implements UpstreamListener {
   private write (data: string | Buffer, encoding?: BufferEncoding): void {
     const socket = this.client.socket
     const flowing = encoding === undefined ? socket.write(data) : socket.write(data as string, encoding)
-    if (flowing || this.upstream === undefined) return
+    // a client gone already (its close is on its way) has nothing to wait for
+    if (flowing || socket.destroyed || this.upstream === undefined) return
     const upstream = this.upstream
     upstream.socket.pause()
     upstream.socket.setTimeout(0)
@@ -476,6 +490,8 @@ class Exchange<R extends FastPathReplica> implements UpstreamListener {
     if (upstream !== undefined) {
       upstream.exchange = undefined
       upstream.socket.setTimeout(0)
+      // paused for a client that never drained: the connection may serve another request
+      if (upstream.socket.isPaused()) upstream.socket.resume()
     }
     this.fast.options.load.dec(this.replica.hostname)
     return upstream

@@ -127,6 +127,7 @@ export default fp<ProxyOptions>(async (app, { ownUrls }) => {
       isOwn: ownPathMatcher(ownUrls),
       timeoutMs: config.LB_PROXY_TIMEOUT_MS,
       keepAliveTimeoutMs: app.server.keepAliveTimeout,
+      headersTimeoutMs: app.server.headersTimeout,
       closing: () => app.closing,
       handOff: (socket) => { for (const listener of http) listener.call(app.server, socket) }
     })

@@ -1,13 +1,14 @@
 import { once } from 'node:events'
-import { connect } from 'node:net'
+import { type Socket, connect } from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
 import { build } from './helper.js'
 import { EchoDriver } from './support/echo-driver.js'
 
-/** Writes `text` on a new connection and returns all it reads until the balancer closes the connection. */
+/** Writes `text` on a new connection and returns all it reads until the balancer closes the connection (or 5 s pass). */
 async function talk (port: number, text: string): Promise<string> {
   const socket = connect(port, '127.0.0.1')
+  socket.setTimeout(5000, () => { socket.destroy() })
   socket.write(text)
   let received = ''
   socket.setEncoding('latin1')
@@ -76,15 +77,15 @@ t.test('the fast path over real sockets', async t => {
 
   t.test('the balancer\'s own paths are its own over a socket too; a path it does not own is proxied', async t => {
     // an escaped path is left to the router, which decodes it: /r%65p is /rep
+    // each on a new connection: one the fast path has handed to Fastify stays with Fastify
     for (const path of ['/heartbeat', '/rep', '/map_request?id=1', '/stats', '/metrics', '/ring', '/docs', '/docs/', '/docs/json', '/dashboard', '/dashboard/app.js', '/r%65p']) {
-      const res = await request(`${base}${path}`)
-      t.notOk('x-ringlb-replica' in res.headers, `${path} is the balancer's`)
-      await res.body.dump()
+      const answer = await talk(port, get(path, 'Connection: close\r\n'))
+      t.match(answer, /^HTTP\/1\.1 [23]\d\d /)
+      t.notMatch(answer, /x-ringlb-replica/, `${path} is the balancer's`)
     }
     for (const path of ['/rep/', '/REP', '/heartbeat/x', '/docsx', '/', '/h%6fme']) {
-      const res = await request(`${base}${path}?id=4`)
-      t.equal(res.headers['x-ringlb-replica'], owner(4), `${path} is proxied`)
-      await res.body.dump()
+      const answer = await talk(port, get(`${path}?id=4`, 'Connection: close\r\n'))
+      t.match(answer, `\r\nx-ringlb-replica: ${owner(4)}\r\n`, `${path} is proxied`)
     }
   })
 
@@ -122,6 +123,27 @@ t.test('the fast path over real sockets', async t => {
     t.equal(app.replicas.load.total, 0)
   })
 
+  t.test('an answer whose client is gone as it is written leaves its replica connection usable', async t => {
+    // the balancer's side of the client's connection is destroyed just as the answer is written
+    // to it (as when a client leaves in the same instant): the write fails, and the replica's
+    // connection goes back to the pool, where the next request for that replica takes it
+    const accepted = once(app.server, 'connection') as Promise<[Socket]>
+    const client = connect(port, '127.0.0.1')
+    client.on('error', () => {})
+    const [ours] = await accepted
+    const write = ours.write.bind(ours) as (...args: unknown[]) => boolean
+    ours.write = ((...args: unknown[]) => {
+      ours.destroy()
+      return write(...args)
+    }) as typeof ours.write
+    client.write(get('/home?id=31'))
+    await once(client, 'close')
+    // on a new connection, so that the fast path takes it
+    const next = await talk(port, get('/home?id=31', 'Connection: close\r\n'))
+    t.match(next, /^HTTP\/1\.1 200 OK\r\n/, 'the next request to that replica is answered')
+    t.equal(app.replicas.load.total, 0)
+  })
+
   t.test('a request head that is not well formed is left to Node, which refuses it', async t => {
     const res = await talk(port, 'GET /home?id=1 HTTP/1.1\r\nHost: lb.test\r\nBad Header: x\r\n\r\n')
     t.match(res, /^HTTP\/1\.1 400 /)
@@ -133,14 +155,16 @@ t.test('the fast path over real sockets', async t => {
   })
 })
 
-t.test('LB_FAST_PATH=false: every request takes the proxy plugin\'s path', async t => {
-  const driver = new EchoDriver()
-  const app = await build(t, { LB_FAST_PATH: 'false' }, { driver })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as { port: number }
-  t.equal(app.fastPath, undefined)
-  const res = await request(`http://127.0.0.1:${port}/home?id=11`)
-  t.equal(res.headers['x-ringlb-replica'], app.ring.lookup(11)?.hostname)
-  await res.body.dump()
-  t.ok(app.upstreams.origins().includes(app.ring.lookup(11)!.url), 'through the plugin\'s pools')
-})
+for (const env of [{ LB_FAST_PATH: 'false' }, { LB_ACCESS_LOG: 'true' }]) {
+  t.test(`${JSON.stringify(env)}: every request takes the proxy plugin's path`, async t => {
+    const driver = new EchoDriver()
+    const app = await build(t, env, { driver })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    t.equal(app.fastPath, undefined)
+    const res = await request(`http://127.0.0.1:${port}/home?id=11`)
+    t.equal(res.headers['x-ringlb-replica'], app.ring.lookup(11)?.hostname)
+    await res.body.dump()
+    t.ok(app.upstreams.origins().includes(app.ring.lookup(11)!.url), 'through the plugin\'s pools')
+  })
+}

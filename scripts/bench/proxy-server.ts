@@ -14,8 +14,9 @@ import { MaglevRing } from '../../lib/rings/maglev.js'
 /*
  * A bare proxy for `npm run bench:proxy`: Fastify (no logger) forwarding with
  * @fastify/reply-from, @fastify/http-proxy or ringlb's own forwarder
- * (lib/forward.ts), or ringlb's fast path (lib/fast-path.ts) on a net.Server, choosing the upstream per request on a maglev ring over
- * UPSTREAMS, through ringlb's per-replica undici pools. With WORKERS > 1 it is
+ * (lib/forward.ts), choosing the upstream per request on a maglev ring over
+ * UPSTREAMS, through ringlb's per-replica undici pools, or ringlb's fast path
+ * (lib/fast-path.ts) on a net.Server over the same ring. With WORKERS > 1 it is
  * a node:cluster of that many workers sharing PORT, each building the same
  * ring from the same list (Maglev is deterministic, so the rings are identical).
  * It reports its port over IPC once every worker listens, like a replica.
@@ -41,6 +42,7 @@ async function serve (): Promise<number> {
       isOwn: () => false,
       timeoutMs: 30_000,
       keepAliveTimeoutMs: 72_000,
+      headersTimeoutMs: 60_000,
       closing: () => false,
       handOff: (socket) => { socket.destroy() }
     })
