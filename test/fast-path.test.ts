@@ -155,7 +155,7 @@ t.test('the fast path over real sockets', async t => {
   })
 })
 
-for (const env of [{ LB_FAST_PATH: 'false' }, { LB_ACCESS_LOG: 'true' }]) {
+for (const env of [{ LB_FAST_PATH: 'false' }, { LB_ACCESS_LOG: 'true' }] as Array<Record<string, string>>) {
   t.test(`${JSON.stringify(env)}: every request takes the proxy plugin's path`, async t => {
     const driver = new EchoDriver()
     const app = await build(t, env, { driver })
