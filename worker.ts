@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { answerError } from './app.js'
+import { answerError, options } from './app.js'
 import { type OwnRoute, type ToPrimary, type ToWorker, isOurs } from './lib/cluster-messages.js'
 import { type Config, ConfigError, loadConfig, ringOptions } from './lib/config.js'
 import type { ReplicaHandle } from './lib/drivers/driver.js'
@@ -84,7 +84,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { 
 setInterval(() => { void metrics.report(mirror.load).then(report => { send({ type: 'ringlb:report', id: 0, report }) }) }, REPORT_EVERY_MS).unref()
 
 const { primary, routes } = await started
-app = Fastify({ logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false })
+app = Fastify({ logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false, clientErrorHandler: options.clientErrorHandler })
 app.setErrorHandler(answerError)
 await app.register(configPlugin, { config })
 await app.register(gracefulClose)

@@ -68,6 +68,7 @@ class NoAnswer extends Error {
 export class FastPath<R extends FastPathReplica> {
   private readonly clients = new Set<ClientConnection<R>>()
   private readonly pools = new Map<string, UpstreamPool>()
+  private closed = false
 
   constructor (readonly options: FastPathOptions<R>) {}
 
@@ -91,6 +92,7 @@ export class FastPath<R extends FastPathReplica> {
 
   /** The balancer is closing: idle connections close now, the others after their answer. */
   close (): void {
+    this.closed = true
     for (const client of this.clients) client.closeIfIdle()
     for (const pool of this.pools.values()) pool.close()
     this.pools.clear()
@@ -104,7 +106,9 @@ export class FastPath<R extends FastPathReplica> {
     let pool = this.pools.get(replica.url)
     if (pool === undefined) {
       pool = new UpstreamPool(replica.url)
-      this.pools.set(replica.url, pool)
+      // a retry while the balancer closes: its connection is not kept after it
+      if (this.closed) pool.close()
+      else this.pools.set(replica.url, pool)
     }
     return pool
   }
@@ -112,6 +116,11 @@ export class FastPath<R extends FastPathReplica> {
 
 class ClientConnection<R extends FastPathReplica> {
   private buffered: Buffer | undefined
+  /** what arrives while an answer is in flight, joined only when the next request is read */
+  private queued: Buffer[] = []
+  private queuedBytes = 0
+  /** the connection is ending: nothing more is read from it */
+  private ending = false
   private exchange: Exchange<R> | undefined
   /** set while a request head has begun to arrive but is not whole (a slow client, or a slowloris) */
   private headTimer: NodeJS.Timeout | undefined
@@ -141,22 +150,50 @@ class ClientConnection<R extends FastPathReplica> {
   /** The answer in flight is done; `close` when the connection ends with it. */
   finished (close: boolean): void {
     this.exchange = undefined
+    const { socket } = this
     if (close || this.fast.options.closing()) {
-      this.socket.end()
+      // the server's sockets allow half-open connections: end ours, and close it once all is sent
+      this.ending = true
+      socket.end(() => { socket.destroy() })
       return
     }
+    if (socket.writableNeedDrain) {
+      // the client is not taking its answers: read no more requests until it does (as Node's server does)
+      socket.pause()
+      const timeoutMs = this.fast.options.timeoutMs
+      const stall = timeoutMs > 0 ? setTimeout(() => { socket.destroy() }, timeoutMs) : undefined
+      socket.once('drain', () => {
+        clearTimeout(stall)
+        this.ready()
+      })
+      return
+    }
+    this.ready()
+  }
+
+  /** Ready for the next request: the one already queued, or whatever comes. */
+  private ready (): void {
+    if (this.socket.destroyed) return
     this.socket.setTimeout(this.fast.options.keepAliveTimeoutMs)
     if (this.socket.isPaused()) this.socket.resume()
+    if (this.queued.length > 0) {
+      this.buffered = Buffer.concat(this.buffered === undefined ? this.queued : [this.buffered, ...this.queued])
+      this.queued = []
+      this.queuedBytes = 0
+    }
     if (this.buffered !== undefined) this.next()
   }
 
   private received (chunk: Buffer): void {
-    this.buffered = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk])
-    if (this.exchange === undefined) {
-      this.next()
-    } else if (this.buffered.length > MAX_QUEUED) {
-      this.socket.pause()
+    if (this.ending) return
+    if (this.exchange !== undefined) {
+      this.queued.push(chunk)
+      this.queuedBytes += chunk.length
+      if (this.queuedBytes > MAX_QUEUED) this.socket.pause()
+      return
     }
+    this.buffered = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk])
+    this.next()
   }
 
   /** Starts on the next request buffered, or hands the connection over if it is not one for the fast path. */
@@ -222,14 +259,15 @@ class UpstreamPool {
   constructor (origin: string) {
     const url = new URL(origin)
     this.host = url.host
-    this.hostname = url.hostname
+    // an IPv6 literal is bracketed in a URL, not in connect()
+    this.hostname = url.hostname.replace(/^\[(.*)\]$/, '$1')
     this.port = Number(url.port === '' ? 80 : url.port)
   }
 
   acquire (): Upstream {
     const now = performance.now()
     for (let upstream = this.idle.pop(); upstream !== undefined; upstream = this.idle.pop()) {
-      if (now - upstream.idleSince < UPSTREAM_IDLE_MS) return upstream
+      if (now - upstream.idleSince < UPSTREAM_IDLE_MS && upstream.socket.readyState === 'open') return upstream
       upstream.socket.destroy()
     }
     return new Upstream(this)
@@ -273,9 +311,11 @@ class Upstream {
     const socket = this.socket = connect(pool.port, pool.hostname)
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => {
+      // bytes no request asked for: the connection is out of step
       if (this.exchange === undefined) socket.destroy()
       else this.exchange.upstreamData(chunk)
     })
+    socket.on('end', () => { if (this.exchange === undefined) socket.destroy() })
     socket.on('error', (error) => { this.error = error })
     socket.on('timeout', () => { this.exchange?.upstreamTimeout() })
     socket.on('close', () => {
@@ -451,7 +491,8 @@ class Exchange<R extends FastPathReplica> implements UpstreamListener {
     this.stage = 'done'
     const upstream = this.detach()
     if (upstream !== undefined) {
-      if (this.reusable && upstream.socket.readyState === 'open') upstream.pool.put(upstream)
+      // one paused for a client that stopped reading may hold bytes read meanwhile: not reused
+      if (this.reusable && upstream.socket.readyState === 'open' && !upstream.socket.isPaused()) upstream.pool.put(upstream)
       else upstream.socket.destroy()
     }
     this.fast.options.metrics.answered(this.replica.hostname, this.statusCode, (performance.now() - this.started) / 1000)
@@ -468,7 +509,7 @@ class Exchange<R extends FastPathReplica> implements UpstreamListener {
     if (this.stage === 'done') return
     if (this.stage === 'waiting') {
       this.noAnswer(new NoAnswer((error as { code?: string } | undefined)?.code ?? 'ECONNRESET'))
-    } else if (this.framing.kind === 'close') {
+    } else if (this.framing.kind === 'close' && error === undefined) {
       this.done()
     } else {
       this.broken()
@@ -490,8 +531,6 @@ class Exchange<R extends FastPathReplica> implements UpstreamListener {
     if (upstream !== undefined) {
       upstream.exchange = undefined
       upstream.socket.setTimeout(0)
-      // paused for a client that never drained: the connection may serve another request
-      if (upstream.socket.isPaused()) upstream.socket.resume()
     }
     this.fast.options.load.dec(this.replica.hostname)
     return upstream

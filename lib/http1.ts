@@ -8,7 +8,7 @@
 /** A header line: a token, a colon, then visible characters, spaces and tabs only (no CR, LF or NUL inside). */
 const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/
 /** GET and HEAD on an origin-form target of visible ASCII: the requests without a body to forward */
-const REQUEST_LINE = /^(GET|HEAD) (\/[!-~]*) HTTP\/1\.1$/
+const REQUEST_LINE = /^(GET|HEAD) (\/[!-"$-~]*) HTTP\/1\.1$/
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/
 
 /** Headers that describe one connection (RFC 9110 §7.6.1): never forwarded, on either side. */
@@ -51,6 +51,7 @@ export function parseRequestHead (head: string): RequestHead | undefined {
   const path = q === -1 ? target : target.slice(0, q)
   // the router decodes %xx before it matches the balancer's own routes: let it
   if (path.includes('%')) return undefined
+  let sawLength = false
   const request: RequestHead = { method: start[1] as 'GET' | 'HEAD', target, path, query: q === -1 ? '' : target.slice(q + 1), lines: [], host: undefined, requestId: undefined, forwardedFor: undefined, close: false }
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]
@@ -72,7 +73,12 @@ export function parseRequestHead (head: string): RequestHead | undefined {
         request.forwardedFor = value
         continue
       case 'content-length':
-        if (value !== '0') return undefined
+        if (value !== '0' || sawLength) return undefined
+        sawLength = true
+        continue
+      // the balancer's to write, from what it saw itself
+      case 'x-forwarded-proto':
+      case 'x-forwarded-host':
         continue
       case 'connection':
         for (const token of value.toLowerCase().split(',')) {
@@ -88,7 +94,8 @@ export function parseRequestHead (head: string): RequestHead | undefined {
     }
     if (!HOP_BY_HOP.has(name)) request.lines.push(line)
   }
-  return request
+  // HTTP/1.1 requires Host: Node answers its absence with a 400
+  return request.host === undefined ? undefined : request
 }
 
 /** How a response's body is delimited. */
@@ -150,6 +157,8 @@ export function parseResponseHead (head: string, request: 'GET' | 'HEAD'): Respo
     }
   }
   if (statusCode === 101) throw new BadResponse('101 Switching Protocols to a request that asked for no upgrade')
+  // RFC 9112 §6.3: a message with both is a smuggling risk, and undici refuses it too
+  if (chunked && length !== undefined) throw new BadResponse('both Content-Length and Transfer-Encoding')
   let framing: Framing
   if (request === 'HEAD' || statusCode < 200 || statusCode === 204 || statusCode === 304) framing = { kind: 'none' }
   else if (chunked) {
@@ -161,7 +170,7 @@ export function parseResponseHead (head: string, request: 'GET' | 'HEAD'): Respo
 }
 
 /** Where ChunkedEnd is within a chunked body. */
-const Chunk = { Size: 0, Extension: 1, SizeEnd: 2, Data: 3, DataCr: 4, DataLf: 5, LineStart: 6, Trailer: 7, End: 8 } as const
+const Chunk = { Size: 0, Extension: 1, SizeEnd: 2, Data: 3, DataCr: 4, DataLf: 5, LineStart: 6, Trailer: 7, TrailerLf: 8, End: 9 } as const
 
 /**
  * Follows a chunked body (RFC 9112 §7.1) as it passes through, to tell where
@@ -202,6 +211,7 @@ export class ChunkedEnd {
         }
         case Chunk.Extension:
           if (byte === 0x0d) this.state = Chunk.SizeEnd
+          else if (byte === 0x0a) throw new BadResponse('bare LF in a chunk extension')
           break
         case Chunk.SizeEnd:
           if (byte !== 0x0a) throw new BadResponse('malformed chunk size line')
@@ -226,7 +236,12 @@ export class ChunkedEnd {
           this.state = byte === 0x0d ? Chunk.End : Chunk.Trailer
           break
         case Chunk.Trailer:
-          if (byte === 0x0a) this.state = Chunk.LineStart
+          if (byte === 0x0d) this.state = Chunk.TrailerLf
+          else if (byte === 0x0a) throw new BadResponse('bare LF in a trailer')
+          break
+        case Chunk.TrailerLf:
+          if (byte !== 0x0a) throw new BadResponse('bare CR in a trailer')
+          this.state = Chunk.LineStart
           break
         case Chunk.End:
           if (byte !== 0x0a) throw new BadResponse('malformed end of chunked body')

@@ -144,7 +144,35 @@ t.test('the fast path over real sockets', async t => {
     t.equal(app.replicas.load.total, 0)
   })
 
+  t.test('an answer without a length cut off by a reset counts as broken, not whole', async t => {
+    const before = { ...app.metrics.of(owner(8)) }
+    await talk(port, get('/reset?id=8'))
+    t.equal(app.metrics.of(owner(8)).errors - before.errors, 1, 'counted as the replica\'s error')
+    t.equal(app.replicas.load.total, 0)
+  })
+
+  t.test('a client that sends requests but reads no answers gets no more forwarded until it reads', async t => {
+    const before = app.metrics.totals().requests
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    const count = 300
+    // 300 answers of 64 KiB: far more than the sockets' buffers hold
+    socket.write(Array.from({ length: count }, (_, i) => get(`/bytes/65536?id=${i}`, i === count - 1 ? 'Connection: close\r\n' : '')).join(''))
+    socket.pause()
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const forwarded = app.metrics.totals().requests - before
+    t.ok(forwarded < count / 2, `only ${forwarded} of ${count} answered while the client read nothing`)
+    let received = 0
+    socket.on('data', (chunk: Buffer) => { received += chunk.length })
+    socket.resume()
+    await once(socket, 'close')
+    t.equal(app.metrics.totals().requests - before, count, 'and all once it read')
+    t.ok(received > count * 65536, 'every answer arrived')
+  })
+
   t.test('a request head that is not well formed is left to Node, which refuses it', async t => {
+    const hostless = await talk(port, 'GET /home?id=1 HTTP/1.1\r\n\r\n')
+    t.match(hostless, /^HTTP\/1\.1 400 /, 'HTTP/1.1 without Host')
     const res = await talk(port, 'GET /home?id=1 HTTP/1.1\r\nHost: lb.test\r\nBad Header: x\r\n\r\n')
     t.match(res, /^HTTP\/1\.1 400 /)
     t.match(JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4)), { message: /^<Error> malformed HTTP request \(HPE_/, status: 'failure' }, 'in the contract\'s error shape')

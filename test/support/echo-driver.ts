@@ -39,6 +39,14 @@ export class EchoDriver implements Driver {
       reply.hijack()
       req.raw.socket.end(RAW[(req.params as { answer: string }).answer])
     })
+    // an answer without a length whose connection is reset, not closed, midway: cut short, not whole
+    app.get('/reset', (req, reply) => {
+      reply.hijack()
+      const socket = req.raw.socket
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart of it')
+      // once the proxy has read the part (a reset at once could discard it unread)
+      setTimeout(() => { socket.resetAndDestroy() }, 50)
+    })
     // the same, a few bytes at a time, so that the proxy reads it in pieces
     app.get('/split/:answer', (req, reply) => {
       reply.hijack()
