@@ -144,7 +144,19 @@ class ClientConnection<R extends FastPathReplica> {
   }
 
   closeIfIdle (): void {
-    if (this.exchange === undefined) this.socket.destroy()
+    if (this.exchange !== undefined) return
+    // an answer the client has not taken whole yet is still its own: the connection ends after it
+    if (this.socket.writableLength > 0) this.end()
+    else this.socket.destroy()
+  }
+
+  /** Ends the connection once what was written is sent; the server's sockets allow half-open connections, so it is then destroyed. */
+  private end (): void {
+    this.ending = true
+    const { socket } = this
+    // a client that takes nothing more is not waited for past the keep-alive timeout
+    socket.setTimeout(this.fast.options.keepAliveTimeoutMs)
+    socket.end(() => { socket.destroy() })
   }
 
   /** The answer in flight is done; `close` when the connection ends with it. */
@@ -152,9 +164,7 @@ class ClientConnection<R extends FastPathReplica> {
     this.exchange = undefined
     const { socket } = this
     if (close || this.fast.options.closing()) {
-      // the server's sockets allow half-open connections: end ours, and close it once all is sent
-      this.ending = true
-      socket.end(() => { socket.destroy() })
+      this.end()
       return
     }
     if (socket.writableNeedDrain) {
