@@ -117,7 +117,10 @@ export default fp<ProxyOptions>(async (app, { ownUrls }) => {
   const retryOn = (key: number, failed: ReplicaHandle): ReplicaHandle | undefined => ring.preference(key).find(r => r !== failed)
 
   // the access log needs Fastify's request lifecycle: with it on, every request takes the plugin's path
-  const fastPath = config.LB_FAST_PATH && !config.LB_ACCESS_LOG
+  const fast = config.LB_FAST_PATH && !config.LB_ACCESS_LOG
+  // the HTTP server's own connection listener, which now takes only the connections the fast path hands over
+  const http = fast ? app.server.listeners('connection') as Array<(socket: Socket) => void> : []
+  const fastPath = fast
     ? new FastPath<ReplicaHandle>({
       pick,
       retryOn,
@@ -132,8 +135,6 @@ export default fp<ProxyOptions>(async (app, { ownUrls }) => {
       handOff: (socket) => { for (const listener of http) listener.call(app.server, socket) }
     })
     : undefined
-  // the HTTP server's own connection listener now takes only the connections the fast path hands over
-  const http = fastPath === undefined ? [] : app.server.listeners('connection') as Array<(socket: Socket) => void>
   if (fastPath !== undefined) {
     app.server.removeAllListeners('connection')
     app.server.on('connection', (socket: Socket) => { fastPath.accept(socket) })

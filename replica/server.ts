@@ -21,8 +21,8 @@ if (process.connected) {
   // a process replica: the balancer stops it by closing the IPC channel, and the channel closes too
   // when the balancer dies. A terminal's Ctrl-C or a service manager's SIGTERM reaches the balancer's
   // whole process group; the replica leaves it to the balancer, which would otherwise count it failed
-  // and replace it while closing. (A group of its own would do it too, but under Linux's autogroup
-  // scheduling a new session per replica costs a fifth of the balancer's throughput: npm run bench.)
+  // and replace it while closing. (A session of its own would do it too, but under Linux's autogroup
+  // scheduling a session per replica cost the balancer about 15% of its req/s: npm run bench:proxy.)
   process.on('SIGINT', () => {})
   process.on('SIGTERM', () => {})
   process.once('disconnect', shutdown)
