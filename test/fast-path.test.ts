@@ -196,3 +196,12 @@ for (const env of [{ LB_FAST_PATH: 'false' }, { LB_ACCESS_LOG: 'true' }] as Arra
     t.ok(app.upstreams.origins().includes(app.ring.lookup(11)!.url), 'through the plugin\'s pools')
   })
 }
+
+t.test('with no replicas, a GET is left to the proxy plugin, which answers 503 in the error shape', async t => {
+  const app = await build(t, { LB_REPLICAS: '0' }, { driver: new EchoDriver() })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const answer = await talk(port, get('/home?id=1', 'Connection: close\r\n'))
+  t.match(answer, /^HTTP\/1\.1 503 /)
+  t.same(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), { message: '<Error> no replicas are available', status: 'failure' })
+})
