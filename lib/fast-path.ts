@@ -10,8 +10,8 @@ import { requestKey } from './request-key.js'
  * themselves, the request head checked and passed on line by line, the answer
  * passed back as the bytes came, followed only far enough to know where it
  * ends. Node's HTTP server and an HTTP client in between cost a Node proxy
- * about 50 µs of CPU per request here, where nginx spends 22; this costs about
- * 30 (npm run bench:proxy). Any request it is not sure of (a body, an upgrade,
+ * about 58 µs of CPU per request here, where nginx spends 22; this costs about
+ * 37 (npm run bench:proxy). Any request it is not sure of (a body, an upgrade,
  * the balancer's own routes, anything unusual) goes, with its connection, to
  * the HTTP server and the proxy plugin as before.
  */

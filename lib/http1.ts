@@ -39,8 +39,9 @@ export interface RequestHead {
 /**
  * A request head the fast path can forward, or undefined for one it leaves
  * to Node's HTTP server: other methods, a body, Expect, Upgrade, HTTP/1.0,
- * an encoded path, a Connection header naming other headers, repeated
- * headers the balancer reads, or anything malformed.
+ * no Host, an encoded path or a `#` (the router decodes and cuts there), a
+ * Connection header naming other headers, repeated headers the balancer
+ * reads, or anything malformed.
  */
 export function parseRequestHead (head: string): RequestHead | undefined {
   const lines = head.split('\r\n')
