@@ -1,9 +1,9 @@
-import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.js'
 import type { Driver } from './lib/drivers/index.js'
 import { LbError } from './lib/errors.js'
+import { errorAnswer } from './lib/http1.js'
 import type { Workers } from './lib/workers.js'
 import configPlugin from './plugins/config.js'
 import gracefulClose from './plugins/graceful-close.js'
@@ -47,8 +47,7 @@ function answerClientError (error: Error & { code?: string }, socket: Socket): v
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'request head not received in time']
       : [400, `malformed HTTP request (${error.code ?? error.message})`]
-  const body = JSON.stringify({ message: `<Error> ${reason}`, status: 'failure' })
-  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  if (socket.writable) socket.write(errorAnswer(status, reason, ['connection: close']))
   socket.destroy(error)
 }
 

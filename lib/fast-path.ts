@@ -1,8 +1,8 @@
-import { STATUS_CODES } from 'node:http'
 import { type Socket, connect } from 'node:net'
 import { parse as parseQuery } from 'node:querystring'
 import { performance } from 'node:perf_hooks'
-import { BadResponse, ChunkedEnd, type Framing, type RequestHead, headEnd, parseRequestHead, parseResponseHead } from './http1.js'
+import { badAnswerMessage, noAnswerMessage } from './errors.js'
+import { BadResponse, ChunkedEnd, type Framing, type RequestHead, errorAnswer, headEnd, parseRequestHead, parseResponseHead } from './http1.js'
 import { requestKey } from './request-key.js'
 
 /*
@@ -170,12 +170,7 @@ class ClientConnection<R extends FastPathReplica> {
     if (socket.writableNeedDrain) {
       // the client is not taking its answers: read no more requests until it does (as Node's server does)
       socket.pause()
-      const timeoutMs = this.fast.options.timeoutMs
-      const stall = timeoutMs > 0 ? setTimeout(() => { socket.destroy() }, timeoutMs) : undefined
-      socket.once('drain', () => {
-        clearTimeout(stall)
-        this.ready()
-      })
+      whenDrained(socket, this.fast.options.timeoutMs, () => { this.ready() })
       return
     }
     this.ready()
@@ -485,10 +480,10 @@ class Exchange<R extends FastPathReplica> implements UpstreamListener {
     const upstream = this.upstream
     upstream.socket.pause()
     upstream.socket.setTimeout(0)
+    // already waiting: the replica is paused, and one drain resumes it
+    if (this.stall !== undefined) return
     const timeoutMs = this.fast.options.timeoutMs
-    if (timeoutMs > 0) this.stall ??= setTimeout(() => { socket.destroy() }, timeoutMs)
-    socket.once('drain', () => {
-      clearTimeout(this.stall)
+    this.stall = whenDrained(socket, timeoutMs, () => {
       this.stall = undefined
       if (this.upstream !== upstream) return
       if (timeoutMs > 0) upstream.socket.setTimeout(timeoutMs)
@@ -560,13 +555,13 @@ class Exchange<R extends FastPathReplica> implements UpstreamListener {
       this.send()
       return
     }
-    this.answerError(failure.code === 'ETIMEDOUT' ? 504 : 502, `replica ${failed.hostname} did not answer (${failure.code})`)
+    this.answerError(failure.code === 'ETIMEDOUT' ? 504 : 502, noAnswerMessage(failed.hostname, failure.code))
   }
 
   /** The replica answered something that is not HTTP: a 502, not retried (it did answer). */
   private bad (error: Error): void {
     this.detach()?.socket.destroy()
-    this.answerError(502, `replica ${this.replica.hostname} failed: ${error.message}`)
+    this.answerError(502, badAnswerMessage(this.replica.hostname, error.message))
   }
 
   /** The answer broke off midway: the client's connection is closed, as nginx does. */
@@ -581,13 +576,26 @@ class Exchange<R extends FastPathReplica> implements UpstreamListener {
   private answerError (statusCode: number, message: string): void {
     this.stage = 'done'
     this.statusCode = statusCode
-    const body = JSON.stringify({ message: `<Error> ${message}`, status: 'failure' })
     if (this.fast.options.closing()) this.close = true
-    const head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-ringlb-replica: ${this.replica.hostname}\r\ndate: ${new Date().toUTCString()}\r\n${this.close ? 'connection: close\r\n' : ''}\r\n`
-    this.client.socket.write(this.head.method === 'HEAD' ? head : head + body)
+    const headers = [`x-ringlb-replica: ${this.replica.hostname}`, `date: ${new Date().toUTCString()}`]
+    if (this.close) headers.push('connection: close')
+    this.client.socket.write(errorAnswer(statusCode, message, headers, this.head.method))
     this.fast.options.metrics.answered(this.replica.hostname, statusCode, (performance.now() - this.started) / 1000)
     this.client.finished(this.close)
   }
+}
+
+/**
+ * Calls `then` once `socket` has taken what was written to it; a client that
+ * takes nothing for `timeoutMs` (0: no limit) is cut off. Returns that timer.
+ */
+function whenDrained (socket: Socket, timeoutMs: number, then: () => void): NodeJS.Timeout | undefined {
+  const stall = timeoutMs > 0 ? setTimeout(() => { socket.destroy() }, timeoutMs) : undefined
+  socket.once('drain', () => {
+    clearTimeout(stall)
+    then()
+  })
+  return stall
 }
 
 function noop (): void {}

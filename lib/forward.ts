@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
+import { HOP_BY_HOP } from './http1.js'
 
 /*
  * Sends one request to a replica over undici and writes the answer straight
@@ -9,9 +10,6 @@ import type { Dispatcher } from 'undici'
  * (undici's `request`, a Readable body handed to Fastify's send) costs about
  * 40 µs more CPU per request, and undici's `stream` about 10 (npm run bench:proxy).
  */
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 
 /**
  * Request headers the balancer answers for itself: `host` is the replica's own

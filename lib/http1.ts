@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+
 /*
  * Just enough of HTTP/1.1 (RFC 9112) for the fast path (lib/fast-path.ts):
  * reading a request head it may forward as it is, a response head, and where
@@ -13,6 +15,18 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/
 
 /** Headers that describe one connection (RFC 9110 §7.6.1): never forwarded, on either side. */
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
+
+/**
+ * A whole HTTP/1.1 answer in the contract's error shape, written on a socket
+ * by code that has no HTTP server response to send it through: `headers` are
+ * extra header lines; a HEAD's answer has the length but not the body.
+ */
+export function errorAnswer (statusCode: number, message: string, headers: string[], method?: string): string {
+  const body = JSON.stringify({ message: `<Error> ${message}`, status: 'failure' })
+  let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`
+  for (const line of headers) head += `${line}\r\n`
+  return method === 'HEAD' ? `${head}\r\n` : `${head}\r\n${body}`
+}
 
 /** The end of a message head (the blank line), or -1 while it has not all arrived. */
 export function headEnd (buffer: Buffer): number {

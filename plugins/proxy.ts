@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { pickBounded } from '../lib/bounded-load.js'
-import { unavailable } from '../lib/errors.js'
+import { badAnswerMessage, noAnswerMessage, unavailable } from '../lib/errors.js'
 import { FastPath } from '../lib/fast-path.js'
 import { ClientGone, downstreamHeaders, forward, upstreamHeaders } from '../lib/forward.js'
 import type { ReplicaHandle } from '../lib/drivers/driver.js'
@@ -179,7 +179,7 @@ export default fp<ProxyOptions>(async (app, { ownUrls }) => {
         if (error instanceof ClientGone || reply.raw.destroyed) return
         const code = failureCode(error)
         if (code === undefined || !NO_ANSWER.has(code)) {
-          reply.code(502).send({ message: `<Error> replica ${hostname} failed: ${error.message}`, status: 'failure' })
+          reply.code(502).send({ message: `<Error> ${badAnswerMessage(hostname, error.message)}`, status: 'failure' })
           return
         }
         backends.reportFailure(hostname)
@@ -190,7 +190,7 @@ export default fp<ProxyOptions>(async (app, { ownUrls }) => {
           return
         }
         reply.code(TIMEOUTS.has(code) ? 504 : 502)
-          .send({ message: `<Error> replica ${hostname} did not answer (${code})`, status: 'failure' })
+          .send({ message: `<Error> ${noAnswerMessage(hostname, code)}`, status: 'failure' })
       }
     })
   }
