@@ -3,7 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import ringlb, { options } from './app.js'
 import { ConfigError, loadConfig } from './lib/config.js'
-import { Workers } from './lib/workers.js'
+import { Workers } from './lib/cluster/primary.js'
 import { METHODS } from './routes/own-paths.js'
 
 /*

@@ -1,7 +1,7 @@
 import type { onResponseHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { BalancerMetrics } from '../lib/metrics.js'
-import type { Workers } from '../lib/workers.js'
+import { BalancerMetrics } from '../lib/metrics/metrics.js'
+import type { Workers } from '../lib/cluster/primary.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

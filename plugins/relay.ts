@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Pool } from 'undici'
-import type { OwnRoute } from '../lib/cluster-messages.js'
-import { forward, upstreamHeaders } from '../lib/forward.js'
+import type { OwnRoute } from '../lib/cluster/messages.js'
+import { forward, upstreamHeaders } from '../lib/proxy/forwarder.js'
 import { bodyOf, passBodiesThrough, writeAnswerHead } from './proxy.js'
 
 export interface RelayOptions {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
-import { type Driver, createDriver } from '../lib/drivers/index.js'
-import { ReplicaManager } from '../lib/replica-manager.js'
-import type { Workers } from '../lib/workers.js'
+import { type Driver, createDriver } from '../lib/replicas/drivers/index.js'
+import { ReplicaManager } from '../lib/replicas/manager.js'
+import type { Workers } from '../lib/cluster/primary.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

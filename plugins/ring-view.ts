@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { type RingView, ringView } from '../lib/ring-view.js'
+import { type RingView, ringView } from '../lib/rings/view.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { ringOptions } from '../lib/config.js'
-import type { Replica } from '../lib/replica-manager.js'
+import type { Replica } from '../lib/replicas/manager.js'
 import { type Ring, createRing } from '../lib/rings/index.js'
 
 declare module 'fastify' {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { badRequest, unavailable } from '../lib/errors.js'
-import { parseIntegerId } from '../lib/request-key.js'
+import { parseIntegerId } from '../lib/proxy/request-key.js'
 import { ErrorBody, MapQuery, Mapping, ReplicaSet } from './schemas.js'
 
 /** Read-only routes: liveness, the replica set, and where an id goes. */

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { HOSTNAME_PATTERN } from '../lib/names.js'
+import { HOSTNAME_PATTERN } from '../lib/replicas/names.js'
 
 export const ErrorBody = Type.Object({
   message: Type.String({ description: 'what went wrong, starting with "<Error> "' }),

@@ -7,7 +7,7 @@ import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import { request } from 'undici'
 import ringlb, { options } from '../app.js'
-import { type DockerDriver, LABELS } from '../lib/drivers/docker.js'
+import { type DockerDriver, LABELS } from '../lib/replicas/drivers/docker.js'
 
 /*
  * `npm run docker-timings`: how long the docker driver takes to add a replica

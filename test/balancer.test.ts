@@ -1,6 +1,6 @@
 import t from 'tap'
 import { request } from 'undici'
-import { ProcessDriver } from '../lib/drivers/process.js'
+import { ProcessDriver } from '../lib/replicas/drivers/process.js'
 import { build, until } from './helper.js'
 
 t.test('the balancer over real sockets with real replica processes', async t => {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { type DockerDriver, LABELS } from '../lib/drivers/docker.js'
+import { type DockerDriver, LABELS } from '../lib/replicas/drivers/docker.js'
 import { SOCKET, docker, dockerCli, dockerPs, dockerSkipReason, removeRun, startForeign, testRun } from './docker-engine.js'
 import { build, until } from './helper.js'
 

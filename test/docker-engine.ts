@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Docker from 'dockerode'
-import { LABELS } from '../lib/drivers/docker.js'
+import { LABELS } from '../lib/replicas/drivers/docker.js'
 
 /*
  * What the Docker suites share: the engine, the image, a per-run identity that

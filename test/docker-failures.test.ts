@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import type { DockerDriver } from '../lib/drivers/docker.js'
+import type { DockerDriver } from '../lib/replicas/drivers/docker.js'
 import { docker, dockerCli, dockerSkipReason, removeRun, testRun } from './docker-engine.js'
 import { build } from './helper.js'
 

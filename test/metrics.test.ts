@@ -1,7 +1,7 @@
 import parsePrometheus, { type Family } from 'parse-prometheus-text-format'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { ProcessDriver } from '../lib/drivers/process.js'
+import { ProcessDriver } from '../lib/replicas/drivers/process.js'
 import { build } from './helper.js'
 
 /**

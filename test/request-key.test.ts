@@ -1,7 +1,7 @@
 import t from 'tap'
-import { pickBounded } from '../lib/bounded-load.js'
-import { hashText } from '../lib/hash.js'
-import { parseIntegerId, requestKey } from '../lib/request-key.js'
+import { pickBounded } from '../lib/rings/bounded-load.js'
+import { hashText } from '../lib/rings/hash.js'
+import { parseIntegerId, requestKey } from '../lib/proxy/request-key.js'
 import { createRing, type Member } from '../lib/rings/index.js'
 import { members } from './fixtures.js'
 

@@ -1,7 +1,7 @@
 import t from 'tap'
-import type { RingChange, ToPrimary } from '../lib/cluster-messages.js'
-import type { ReplicaHandle } from '../lib/drivers/driver.js'
-import { RingMirror } from '../lib/ring-mirror.js'
+import type { RingChange, ToPrimary } from '../lib/cluster/messages.js'
+import type { ReplicaHandle } from '../lib/replicas/drivers/driver.js'
+import { RingMirror } from '../lib/cluster/ring-mirror.js'
 import { type Ring, type SchemeName, createRing } from '../lib/rings/index.js'
 import { sixDigitIds } from './fixtures.js'
 

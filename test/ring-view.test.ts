@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ringView } from '../lib/ring-view.js'
+import { ringView } from '../lib/rings/view.js'
 import { createRing, type Member } from '../lib/rings/index.js'
 import { members } from './fixtures.js'
 

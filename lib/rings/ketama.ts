@@ -1,4 +1,4 @@
-import { hashKey, hashWords } from '../hash.js'
+import { hashKey, hashWords } from './hash.js'
 import { type Arc, type Member, type Ring, byId, distinctOwners } from './ring.js'
 
 const TWO_32 = 0x100000000

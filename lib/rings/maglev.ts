@@ -1,4 +1,4 @@
-import { hashKey, hashWords } from '../hash.js'
+import { hashKey, hashWords } from './hash.js'
 import { type Arc, type Member, type Ring, byId, distinctOwners, tableArcs } from './ring.js'
 
 export function isPrime (n: number): boolean {

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { Driver, ReplicaExit, ReplicaHandle, ReplicaSpec } from '../../lib/drivers/index.js'
+import type { Driver, ReplicaExit, ReplicaHandle, ReplicaSpec } from '../../lib/replicas/drivers/index.js'
 
 /** Answers a replica writes on its socket itself, bypassing its HTTP server. */
 export const RAW: Record<string, string> = {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import type { Driver, ReplicaExit, ReplicaHandle, ReplicaSpec } from '../../lib/drivers/driver.js'
+import type { Driver, ReplicaExit, ReplicaHandle, ReplicaSpec } from '../../lib/replicas/drivers/driver.js'
 import { buildReplica } from '../../replica/app.js'
 
 interface Running {

@@ -1,7 +1,7 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { WorkerReport } from './cluster-messages.js'
-import type { InFlight } from './in-flight.js'
-import type { Replica, ReplicaState } from './replica-manager.js'
+import type { WorkerReport } from '../cluster/messages.js'
+import type { InFlight } from '../proxy/in-flight.js'
+import type { Replica, ReplicaState } from '../replicas/manager.js'
 
 /** What the balancer has counted for one replica hostname since it started. */
 export interface ReplicaCounts {

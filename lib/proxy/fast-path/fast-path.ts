@@ -1,9 +1,9 @@
 import { type Socket, connect } from 'node:net'
 import { parse as parseQuery } from 'node:querystring'
 import { performance } from 'node:perf_hooks'
-import { badAnswerMessage, noAnswerMessage } from './errors.js'
+import { badAnswerMessage, noAnswerMessage } from '../../errors.js'
 import { BadResponse, ChunkedEnd, type Framing, type RequestHead, errorAnswer, headEnd, parseRequestHead, parseResponseHead } from './http1.js'
-import { requestKey } from './request-key.js'
+import { requestKey } from '../request-key.js'
 
 /*
  * The proxy's fast path: GET and HEAD requests forwarded on the sockets

@@ -1,4 +1,4 @@
-import type { Member, Ring } from './rings/index.js'
+import type { Member, Ring } from './index.js'
 
 /**
  * Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam): no

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events'
-import type { RingChange, ToPrimary } from './cluster-messages.js'
-import type { ReplicaHandle } from './drivers/driver.js'
-import { InFlight } from './in-flight.js'
-import type { Ring } from './rings/index.js'
+import type { RingChange, ToPrimary } from './messages.js'
+import type { ReplicaHandle } from '../replicas/drivers/driver.js'
+import { InFlight } from '../proxy/in-flight.js'
+import type { Ring } from '../rings/index.js'
 
 /**
  * A cluster worker's view of the replica set: its copy of the primary's ring,

@@ -1,6 +1,6 @@
 import Docker from 'dockerode'
-import { LbError } from '../errors.js'
-import { freePort } from '../free-port.js'
+import { LbError } from '../../errors.js'
+import { freePort } from '../../free-port.js'
 import { ContainerEvents, type ContainerEvent } from './docker-events.js'
 import { engineError, engineReason, isUnreachable, statusOf } from './docker-errors.js'
 import type { Driver, ReplicaExit, ReplicaHandle, ReplicaSpec } from './driver.js'

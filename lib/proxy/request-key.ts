@@ -1,4 +1,4 @@
-import { hashText } from './hash.js'
+import { hashText } from '../rings/hash.js'
 
 const INTEGER = /^-?\d{1,16}$/
 

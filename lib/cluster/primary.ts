@@ -1,9 +1,9 @@
 import cluster, { type Worker } from 'node:cluster'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type OwnRoute, type RingChange, type ToPrimary, type ToWorker, type WorkerReport, isOurs } from './cluster-messages.js'
-import type { ReplicaHandle } from './drivers/driver.js'
-import { foldReports } from './metrics.js'
-import type { Logger } from './replica-manager.js'
+import { type OwnRoute, type RingChange, type ToPrimary, type ToWorker, type WorkerReport, isOurs } from './messages.js'
+import type { ReplicaHandle } from '../replicas/drivers/driver.js'
+import { foldReports } from '../metrics/metrics.js'
+import type { Logger } from '../replicas/manager.js'
 
 export interface WorkersOptions {
   count: number

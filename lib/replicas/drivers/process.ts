@@ -26,10 +26,10 @@ interface ReplicaEntry {
 function replicaEntry (): ReplicaEntry {
   const here = fileURLToPath(import.meta.url)
   if (extname(here) === '.ts') {
-    const built = fileURLToPath(new URL('../../dist/replica/server.js', import.meta.url))
+    const built = fileURLToPath(new URL('../../../dist/replica/server.js', import.meta.url))
     if (existsSync(built)) return { path: built, execArgv: [] }
   }
-  const path = fileURLToPath(new URL(`../../replica/server${extname(here)}`, import.meta.url))
+  const path = fileURLToPath(new URL(`../../../replica/server${extname(here)}`, import.meta.url))
   if (!existsSync(path)) throw new Error(`replica entry not found at ${path}`)
   return { path, execArgv: process.execArgv }
 }

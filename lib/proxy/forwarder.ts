@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
-import { HOP_BY_HOP } from './http1.js'
+import { HOP_BY_HOP } from './fast-path/http1.js'
 
 /*
  * Sends one request to a replica over undici and writes the answer straight

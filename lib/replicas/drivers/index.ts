@@ -1,4 +1,4 @@
-import type { Config } from '../config.js'
+import type { Config } from '../../config.js'
 import type { Driver } from './driver.js'
 import { DockerDriver } from './docker.js'
 import { ProcessDriver } from './process.js'

@@ -1,6 +1,6 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client'
-import type { ReplicaHandle } from './drivers/driver.js'
-import type { ReplicaCounts } from './metrics.js'
+import type { ReplicaHandle } from '../replicas/drivers/driver.js'
+import type { ReplicaCounts } from '../metrics/metrics.js'
 
 /*
  * What a clustered balancer's processes say to each other over node:cluster's

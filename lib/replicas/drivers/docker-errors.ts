@@ -1,4 +1,4 @@
-import { LbError } from '../errors.js'
+import { LbError } from '../../errors.js'
 
 /** What docker-modem rejects with: an HTTP answer from the engine, or a socket error. */
 interface EngineFailure {

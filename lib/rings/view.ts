@@ -1,4 +1,4 @@
-import type { Arc } from './rings/index.js'
+import type { Arc } from './index.js'
 
 export interface RingView {
   /** each owner's fraction of the key space, exact */
