@@ -1,15 +1,19 @@
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
-import type { Config } from './lib/config.js'
-import type { Driver } from './lib/replicas/drivers/index.js'
-import { LbError } from './lib/errors.js'
-import { errorAnswer } from './lib/proxy/fast-path/http1.js'
 import type { Workers } from './lib/cluster/primary.js'
+import type { RingMirror } from './lib/cluster/ring-mirror.js'
+import type { OwnRoute } from './lib/cluster/messages.js'
+import type { Config } from './lib/config.js'
+import { LbError, errorAnswer } from './lib/errors.js'
+import type { BalancerMetrics } from './lib/metrics/metrics.js'
+import type { Driver } from './lib/replicas/drivers/index.js'
 import configPlugin from './plugins/config.js'
 import gracefulClose from './plugins/graceful-close.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
+import ownRoutesPlugin from './plugins/own-routes.js'
 import proxyPlugin from './plugins/proxy.js'
+import relayPlugin from './plugins/relay.js'
 import replicasPlugin from './plugins/replicas.js'
 import ringViewPlugin from './plugins/ring-view.js'
 import ringPlugin from './plugins/ring.js'
@@ -20,6 +24,16 @@ import infoRoutes from './routes/info.js'
 import ownPaths from './routes/own-paths.js'
 import statsRoutes from './routes/stats.js'
 
+/**
+ * A process's part in a clustered balancer (LB_WORKERS > 1, server.ts):
+ * the primary keeps the replicas, the ring and the balancer's own routes;
+ * each worker serves the port, proxies on its copy of the primary's ring and
+ * relays the balancer's own routes to the primary.
+ */
+export type ClusterRole =
+  | { role: 'primary', workers: Workers }
+  | { role: 'worker', mirror: RingMirror, metrics: BalancerMetrics, primary: string, routes: OwnRoute[] }
+
 export interface AppOptions {
   /** a configuration already read; else it is read from `env` */
   config?: Config
@@ -27,12 +41,8 @@ export interface AppOptions {
   env?: Record<string, string | undefined>
   /** a replica driver to use instead of the one LB_DRIVER names (tests) */
   driver?: Driver
-  /**
-   * The primary of a clustered balancer (server.ts, LB_WORKERS > 1): these
-   * workers serve the port and proxy; this app keeps the replicas, the ring
-   * and the balancer's own routes, which the workers relay to it.
-   */
-  workers?: Workers
+  /** this process's part in a cluster; a balancer in one process has none */
+  cluster?: ClusterRole
 }
 
 /**
@@ -74,7 +84,7 @@ function describe (error: FastifyError): string {
 }
 
 /** The one error handler: every error leaves in the contract's shape. */
-export async function answerError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function answerError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const status = error instanceof LbError || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600)
     ? (error.statusCode as number)
     : 500
@@ -83,28 +93,37 @@ export async function answerError (error: FastifyError, request: FastifyRequest,
 }
 
 /**
- * The balancer as a Fastify plugin: configuration, the ring, the replica set,
- * the balancer's own routes, and the proxy for everything else.
+ * The balancer as a Fastify plugin, in the order a request meets it: the
+ * configuration, the ring, the replica set (the container manager), the
+ * metrics, the balancer's own routes (relayed to the primary in a cluster
+ * worker), then the proxy for every other path (not in a cluster's primary,
+ * whose workers proxy).
  */
 export default async function ringlb (app: FastifyInstance, opts: AppOptions): Promise<void> {
+  const { cluster } = opts
+  const worker = cluster?.role === 'worker' ? cluster : undefined
+  const workers = cluster?.role === 'primary' ? cluster.workers : undefined
   app.setErrorHandler(answerError)
   app.setNotFoundHandler((request, reply) => reply.code(404).send({
     message: `<Error> no route for ${request.method} ${request.url.split('?', 1)[0]}`,
     status: 'failure'
   }))
 
-  await app.register(openapiPlugin)
   await app.register(configPlugin, { config: opts.config, env: opts.env })
   await app.register(gracefulClose)
-  await app.register(ringPlugin)
-  await app.register(replicasPlugin, { driver: opts.driver, workers: opts.workers })
-  await app.register(ringViewPlugin)
-  await app.register(metricsPlugin, { workers: opts.workers })
-  const ownUrls = new Set<string>()
-  app.addHook('onRoute', (route) => { ownUrls.add(route.url) })
-  await app.register(ownPaths, { routes: [infoRoutes, adminRoutes, statsRoutes, docsRoutes, dashboardRoutes] })
-  // a cluster's workers proxy; its primary serves only the balancer's own routes
-  if (opts.workers !== undefined) return
-  if (app.config.LB_WORKERS > 1) app.log.warn({ LB_WORKERS: app.config.LB_WORKERS }, 'LB_WORKERS is read by `node dist/server.js` (npm start) only: this balancer runs in one process')
-  await app.register(proxyPlugin, { ownUrls: [...ownUrls] })
+  await app.register(ringPlugin, { ring: worker?.mirror.ring })
+  await app.register(replicasPlugin, { driver: opts.driver, workers, mirror: worker?.mirror })
+  await app.register(ownRoutesPlugin)
+  if (worker !== undefined) {
+    await app.register(metricsPlugin, { metrics: worker.metrics })
+    await app.register(relayPlugin, { primary: worker.primary, routes: worker.routes })
+  } else {
+    await app.register(openapiPlugin)
+    await app.register(ringViewPlugin)
+    await app.register(metricsPlugin, { workers })
+    await app.register(ownPaths, { routes: [infoRoutes, adminRoutes, statsRoutes, docsRoutes, dashboardRoutes] })
+  }
+  if (workers !== undefined) return
+  if (cluster === undefined && app.config.LB_WORKERS > 1) app.log.warn({ LB_WORKERS: app.config.LB_WORKERS }, 'LB_WORKERS is read by `node dist/server.js` (npm start) only: this balancer runs in one process')
+  await app.register(proxyPlugin)
 }

@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
+import fp from 'fastify-plugin'
 import ringlb, { options } from './app.js'
-import { ConfigError, loadConfig } from './lib/config.js'
 import { Workers } from './lib/cluster/primary.js'
-import { METHODS } from './routes/own-paths.js'
+import { ConfigError, loadConfig } from './lib/config.js'
 
 /*
  * `npm start`: the balancer on PORT (5000), with graceful shutdown: on SIGTERM
@@ -32,14 +32,8 @@ const workers = config.LB_WORKERS > 1
     closeTimeoutMs: config.LB_DRAIN_MS + 1000
   })
   : undefined
-// the balancer's own routes, for the workers to relay here
-const ownRoutes = new Map<string, Set<string>>()
-app.addHook('onRoute', ({ url, method }) => {
-  const methods = ownRoutes.get(url) ?? new Set<string>()
-  for (const m of [method].flat()) methods.add(m)
-  ownRoutes.set(url, methods)
-})
-await app.register(ringlb, { config, workers })
+// fp(): the app's decorators (ownRoutes above all) on this instance
+await app.register(fp(ringlb), { config, cluster: workers === undefined ? undefined : { role: 'primary', workers } })
 
 // a cluster closes twice over: its workers first (their requests), then this app (its replicas)
 const closing = workers === undefined ? config.LB_DRAIN_MS + 5000 : 2 * config.LB_DRAIN_MS + 6000
@@ -56,11 +50,7 @@ if (workers === undefined) {
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
   if (address === null || typeof address !== 'object') throw new Error('the primary has no address')
-  // a prefixed '/' route (/docs) has a trailing-slash twin that onRoute does not report: the router knows it
-  for (const url of [...ownRoutes.keys()].filter(url => !url.includes('*'))) {
-    const methods = METHODS.filter(method => app.hasRoute({ method, url: `${url}/` }))
-    if (methods.length > 0) ownRoutes.set(`${url}/`, new Set(methods))
-  }
-  await workers.start(`http://127.0.0.1:${address.port}`, [...ownRoutes].map(([url, methods]) => ({ url, methods: [...methods] })))
+  // the workers relay the balancer's own routes here
+  await workers.start(`http://127.0.0.1:${address.port}`, app.ownRoutes.routes())
   app.log.info({ workers: config.LB_WORKERS, port: config.PORT }, 'workers listening')
 }

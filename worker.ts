@@ -1,24 +1,20 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { answerError, options } from './app.js'
+import ringlb, { options } from './app.js'
 import { type OwnRoute, type ToPrimary, type ToWorker, isOurs } from './lib/cluster/messages.js'
-import { type Config, ConfigError, loadConfig, ringOptions } from './lib/config.js'
-import type { ReplicaHandle } from './lib/replicas/drivers/driver.js'
-import { BalancerMetrics } from './lib/metrics/metrics.js'
 import { RingMirror } from './lib/cluster/ring-mirror.js'
+import { type Config, ConfigError, loadConfig, ringOptions } from './lib/config.js'
+import { BalancerMetrics } from './lib/metrics/metrics.js'
+import type { ReplicaHandle } from './lib/replicas/drivers/driver.js'
 import { createRing } from './lib/rings/index.js'
-import configPlugin from './plugins/config.js'
-import gracefulClose from './plugins/graceful-close.js'
-import { countAnswers } from './plugins/metrics.js'
-import proxyPlugin from './plugins/proxy.js'
-import relayPlugin from './plugins/relay.js'
 
 /*
  * A worker of a clustered balancer (LB_WORKERS > 1), forked by server.ts's
  * primary: it serves PORT beside its siblings (node:cluster hands each a share
  * of the connections), proxies on its copy of the primary's ring, and relays
- * the balancer's own routes to the primary. It changes its ring only as the
- * primary's numbered changes say, from the first message on, so no request
- * is routed on a ring the primary never had.
+ * the balancer's own routes to the primary. It is the same app (app.ts) in
+ * the worker's role. It changes its ring only as the primary's numbered
+ * changes say, from the first message on, so no request is routed on a ring
+ * the primary never had.
  */
 let config: Config
 try {
@@ -29,7 +25,8 @@ try {
   process.exit(1)
 }
 
-const send = (message: ToPrimary): void => { if (process.connected) process.send?.(message) }
+// a primary that has just gone makes a send fail (EPIPE): the callback takes the error, and 'disconnect' ends the worker
+const send = (message: ToPrimary): void => { if (process.connected) process.send?.(message, undefined, undefined, () => {}) }
 const mirror = new RingMirror(createRing<ReplicaHandle>(ringOptions(config)), send)
 const metrics = new BalancerMetrics()
 const REPORT_EVERY_MS = 5000
@@ -84,13 +81,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { 
 setInterval(() => { void metrics.report(mirror.load).then(report => { send({ type: 'ringlb:report', id: 0, report }) }) }, REPORT_EVERY_MS).unref()
 
 const { primary, routes } = await started
-app = Fastify({ logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false, clientErrorHandler: options.clientErrorHandler })
-app.setErrorHandler(answerError)
-await app.register(configPlugin, { config })
-await app.register(gracefulClose)
-app.decorate('backends', mirror)
-app.decorate('metrics', metrics)
-app.addHook('onResponse', countAnswers(metrics))
-await app.register(relayPlugin, { primary, routes })
-await app.register(proxyPlugin, { ownUrls: routes.map(route => route.url) })
+// the primary's routes come with their HEAD twins named: the worker adds none of its own
+app = Fastify({ ...options, logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false })
+await app.register(ringlb, { config, cluster: { role: 'worker', mirror, metrics, primary, routes } })
 await app.listen({ port: config.PORT, host: config.HOST })

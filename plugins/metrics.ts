@@ -1,4 +1,3 @@
-import type { onResponseHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { BalancerMetrics } from '../lib/metrics/metrics.js'
 import type { Workers } from '../lib/cluster/primary.js'
@@ -10,26 +9,22 @@ declare module 'fastify' {
   }
 }
 
-/**
- * Counts every proxied request when its answer has left: the proxy names the
- * replica in the x-ringlb-replica header, so the proxy itself only reports
- * retries and answers that broke off midway (those never finish).
- */
-export function countAnswers (metrics: BalancerMetrics): onResponseHookHandler {
-  return (_request, reply, done) => {
-    const replica = reply.getHeader('x-ringlb-replica')
-    if (typeof replica === 'string') metrics.answered(replica, reply.statusCode, reply.elapsedTime / 1000)
-    done()
-  }
-}
-
 export interface MetricsPluginOptions {
   /** a clustered balancer's workers, whose counts are added in when read */
   workers?: Workers
+  /** in a cluster worker: its counts, which it reports to the primary (the replica set and the ring are the primary's to report) */
+  metrics?: BalancerMetrics
 }
 
-/** The balancer's metrics: proxied answers, and respawns and missed heartbeats from the replica manager. */
+/**
+ * The balancer's metrics: proxied answers (counted by the proxy's lifecycle),
+ * and respawns and missed heartbeats from the replica manager.
+ */
 export default fp<MetricsPluginOptions>(async (app, options) => {
+  if (options.metrics !== undefined) {
+    app.decorate('metrics', options.metrics)
+    return
+  }
   const { replicas, ring } = app
   const workers = options.workers
   const metrics = new BalancerMetrics({
@@ -43,5 +38,4 @@ export default fp<MetricsPluginOptions>(async (app, options) => {
   replicas.on('join', (replica) => { metrics.track(replica.hostname) })
   replicas.on('respawn', (replica) => { metrics.respawned(replica.hostname) })
   replicas.on('miss', (replica) => { metrics.missedHeartbeat(replica.hostname) })
-  app.addHook('onResponse', countAnswers(metrics))
-}, { name: 'metrics', dependencies: ['ring', 'replicas', 'ring-view'] })
+}, { name: 'metrics', dependencies: ['ring', 'replicas'] })

@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Pool } from 'undici'
 import type { OwnRoute } from '../lib/cluster/messages.js'
-import { forward, upstreamHeaders } from '../lib/proxy/forwarder.js'
+import { forward } from '../lib/proxy/forwarder.js'
+import { upstreamHeaders } from '../lib/proxy/headers.js'
 import { bodyOf, passBodiesThrough, writeAnswerHead } from './proxy.js'
 
 export interface RelayOptions {

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
+import type { Workers } from '../lib/cluster/primary.js'
+import type { RingMirror } from '../lib/cluster/ring-mirror.js'
 import { type Driver, createDriver } from '../lib/replicas/drivers/index.js'
 import { ReplicaManager } from '../lib/replicas/manager.js'
-import type { Workers } from '../lib/cluster/primary.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,17 +16,23 @@ export interface ReplicasPluginOptions {
   driver?: Driver
   /** a clustered balancer's workers: they route on copies of this ring, and drains wait for their requests too */
   workers?: Workers
+  /** in a cluster worker: the primary runs the replicas, and this copy of its ring is the replica set the worker proxies to */
+  mirror?: RingMirror
 }
 
 /**
- * Starts the replica set before the balancer listens: adopts the driver's own
- * running replicas, tops up to LB_REPLICAS, then watches them. On close,
- * process replicas are stopped and container replicas are kept for the next
- * balancer to adopt.
+ * The container manager. Starts the replica set before the balancer listens:
+ * adopts the driver's own running replicas, tops up to LB_REPLICAS, then
+ * watches them. On close, process replicas are stopped and container replicas
+ * are kept for the next balancer to adopt. The proxy sees it as its backends.
  */
 export default fp<ReplicasPluginOptions>(async (app, options) => {
   const { config } = app
-  const { workers } = options
+  const { workers, mirror } = options
+  if (mirror !== undefined) {
+    app.decorate('backends', mirror)
+    return
+  }
   const driver = options.driver ?? createDriver(config)
   const manager = new ReplicaManager({
     driver,

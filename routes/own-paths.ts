@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-
-export const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
+import { METHODS } from '../plugins/own-routes.js'
 
 /**
  * Registers the balancer's own routes and claims their paths for every method:

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { ReplicaCounts } from '../lib/metrics/metrics.js'
+import type { ReplicaCounts } from '../lib/metrics/counts.js'
 import { RingLayout, Stats } from './schemas.js'
 
 const countsBody = (c: ReplicaCounts) => ({

@@ -12,9 +12,9 @@ import { startReference } from './bench/upstreams.js'
 /*
  * `npm run bench:proxy`: how fast a Node proxy can be here, and what the proxy
  * library costs. Bare Fastify forwarding with @fastify/reply-from,
- * @fastify/http-proxy and ringlb's own forwarder (lib/forward.ts, what the
+ * @fastify/http-proxy and ringlb's own forwarder (lib/proxy/forwarder.ts, what the
  * proxy plugin uses), the last also as a 2-worker node:cluster, and ringlb's
- * fast path (lib/fast-path.ts) on a bare net.Server, all choosing
+ * fast path (lib/proxy/fast-path/) on a bare net.Server, all choosing
  * the replica on the same maglev ring over three replica processes, against
  * nginx (1 worker) over the same replicas, in interleaved rounds.
  */

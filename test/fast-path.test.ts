@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { type Socket, connect } from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
-import { build } from './helper.js'
+import { build, upstreamConnections } from './helper.js'
 import { EchoDriver } from './support/echo-driver.js'
 
 /** Writes `text` on a new connection and returns all it reads until the balancer closes the connection (or 5 s pass). */
@@ -45,7 +45,6 @@ t.test('the fast path over real sockets', async t => {
   const owner = (id: number): string => app.ring.lookup(id)?.hostname as string
 
   t.test('GETs take it: their replica\'s connections are its own, kept and reused', async t => {
-    t.ok(app.fastPath, 'it is on by default')
     const replica = app.ring.lookup(11)!
     const before = driver.connections.get(replica.hostname) ?? 0
     for (let i = 0; i < 20; i++) {
@@ -53,8 +52,8 @@ t.test('the fast path over real sockets', async t => {
       t.equal(res.headers['x-ringlb-replica'], replica.hostname)
       await res.body.dump()
     }
-    t.ok(app.fastPath?.origins().includes(replica.url), 'the fast path keeps connections to the replica')
-    t.notOk(app.upstreams.origins().includes(replica.url), 'and the plugin\'s pools were not used')
+    t.ok((await upstreamConnections(app, 'fast-path')).has(replica.url), 'it is on by default: the fast path keeps connections to the replica')
+    t.notOk((await upstreamConnections(app, 'undici')).has(replica.url), 'and the undici path\'s pools were not used')
     t.equal((driver.connections.get(replica.hostname) ?? 0) - before, 1, '20 requests one after another, one connection to the replica')
   })
 
@@ -184,16 +183,16 @@ t.test('the fast path over real sockets', async t => {
 })
 
 for (const env of [{ LB_FAST_PATH: 'false' }, { LB_ACCESS_LOG: 'true' }] as Array<Record<string, string>>) {
-  t.test(`${JSON.stringify(env)}: every request takes the proxy plugin's path`, async t => {
+  t.test(`${JSON.stringify(env)}: every request takes the undici path`, async t => {
     const driver = new EchoDriver()
     const app = await build(t, env, { driver })
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as { port: number }
-    t.equal(app.fastPath, undefined)
     const res = await request(`http://127.0.0.1:${port}/home?id=11`)
     t.equal(res.headers['x-ringlb-replica'], app.ring.lookup(11)?.hostname)
     await res.body.dump()
-    t.ok(app.upstreams.origins().includes(app.ring.lookup(11)!.url), 'through the plugin\'s pools')
+    t.same([...(await upstreamConnections(app, 'fast-path'))], [], 'no fast path')
+    t.ok((await upstreamConnections(app, 'undici')).has(app.ring.lookup(11)!.url), 'through the undici path\'s pools')
   })
 }
 

@@ -36,3 +36,9 @@ export async function until (what: string, check: () => boolean | Promise<boolea
     await sleep(stepMs)
   }
 }
+
+/** The replica origins a proxy transport keeps a pool for, with their open connections, as /metrics reports them. */
+export async function upstreamConnections (app: FastifyInstance, transport: 'fast-path' | 'undici'): Promise<Map<string, number>> {
+  const metric = await app.metrics.registry.getSingleMetric('ringlb_upstream_connections')?.get()
+  return new Map((metric?.values ?? []).filter(v => v.labels.transport === transport).map(v => [String(v.labels.origin), v.value]))
+}

@@ -1,6 +1,5 @@
-import type { MetricObjectWithValues, MetricValue } from 'prom-client'
 import type { ReplicaHandle } from '../replicas/drivers/driver.js'
-import type { ReplicaCounts } from '../metrics/metrics.js'
+import type { WorkerReport } from '../metrics/counts.js'
 
 /*
  * What a clustered balancer's processes say to each other over node:cluster's
@@ -19,16 +18,6 @@ export type RingChange =
 export interface OwnRoute {
   methods: string[]
   url: string
-}
-
-/** What a worker has counted, for the primary's /stats and /metrics. */
-export interface WorkerReport {
-  pid: number
-  /** the sum of the workers that have exited, up to what each last reported */
-  exited?: true
-  counts: Array<[string, ReplicaCounts]>
-  inFlight: Array<[string, number]>
-  metrics: Array<MetricObjectWithValues<MetricValue<string>>>
 }
 
 export type ToWorker =

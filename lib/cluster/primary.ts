@@ -1,8 +1,8 @@
 import cluster, { type Worker } from 'node:cluster'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type OwnRoute, type RingChange, type ToPrimary, type ToWorker, type WorkerReport, isOurs } from './messages.js'
+import { type OwnRoute, type RingChange, type ToPrimary, type ToWorker, isOurs } from './messages.js'
 import type { ReplicaHandle } from '../replicas/drivers/driver.js'
-import { foldReports } from '../metrics/metrics.js'
+import { type WorkerReport, foldReports } from '../metrics/counts.js'
 import type { Logger } from '../replicas/manager.js'
 
 export interface WorkersOptions {

@@ -1,19 +1,7 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { WorkerReport } from '../cluster/messages.js'
 import type { InFlight } from '../proxy/in-flight.js'
 import type { Replica, ReplicaState } from '../replicas/manager.js'
-
-/** What the balancer has counted for one replica hostname since it started. */
-export interface ReplicaCounts {
-  /** proxied requests answered by (or on behalf of) this replica */
-  requests: number
-  /** those answered 5xx, plus attempts that failed here and were retried elsewhere */
-  errors: number
-  /** requests sent on to the next replica because this one did not answer */
-  retries: number
-  respawns: number
-  heartbeatFailures: number
-}
+import { type ReplicaCounts, type WorkerReport, sumAll, sumByHostname, zero } from './counts.js'
 
 /** Where the gauges read the balancer's state at scrape time. */
 export interface MetricsSources {
@@ -41,46 +29,10 @@ const STATES: ReplicaState[] = ['starting', 'healthy', 'draining', 'failed']
 /** Proxy latencies from sub-millisecond (local replicas) to the proxy timeout. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
-const zero = (): ReplicaCounts => ({ requests: 0, errors: 0, retries: 0, respawns: 0, heartbeatFailures: 0 })
-
-function add (into: ReplicaCounts, c: ReplicaCounts): void {
-  for (const field of Object.keys(into) as Array<keyof ReplicaCounts>) into[field] += c[field]
-}
-
-/** Every hostname's counts in one sum. */
-function sumAll (counts: Iterable<ReplicaCounts>): ReplicaCounts {
-  const sum = zero()
-  for (const c of counts) add(sum, c)
-  return sum
-}
-
-/** Per-hostname counts from several processes, added up by hostname (into new objects). */
-function sumByHostname (counts: Iterable<[string, ReplicaCounts]>): Map<string, ReplicaCounts> {
-  const sums = new Map<string, ReplicaCounts>()
-  for (const [hostname, c] of counts) {
-    const into = sums.get(hostname) ?? zero()
-    add(into, c)
-    sums.set(hostname, into)
-  }
-  return sums
-}
-
-/**
- * Adds a dead worker's last report to the sum of those before it: its counts,
- * and its ringlb_ counters and histogram (not its process gauges, which died
- * with it), so that the cluster's sums never go back.
- */
-export async function foldReports (sum: WorkerReport | undefined, last: WorkerReport): Promise<WorkerReport> {
-  const counts = sumByHostname([...(sum?.counts ?? []), ...last.counts])
-  const own = last.metrics.filter(metric => metric.name.startsWith('ringlb_'))
-  const metrics = sum === undefined ? own : await AggregatorRegistry.aggregate([sum.metrics, own]).getMetricsAsJSON()
-  return { pid: 0, exited: true, counts: [...counts], inFlight: [], metrics }
-}
-
 /**
  * The balancer's metrics in a registry of its own, so several balancers in one
  * process (tests) never share counters. Per-replica counts are plain numbers
- * bumped on the proxy's hot path; prom-client reads them only when scraped.
+ * bumped once per proxied request; prom-client reads them only when scraped.
  * Counts outlive their replica: a hostname added again continues its series.
  * A cluster worker's metrics have no `sources`: the replica set and the ring
  * are the primary's to report, and the worker's counts reach it in `report`.
@@ -146,6 +98,22 @@ export class BalancerMetrics {
       collect () {
         const replicas = sources.replicas()
         for (const state of STATES) byState.set({ state }, replicas.filter(r => r.state === state).length)
+      }
+    })
+  }
+
+  /** Reads, at scrape time, the connections each transport of the proxy keeps open to each replica origin. */
+  watchConnections (open: () => Array<{ transport: string, origins: Map<string, number> }>): void {
+    const gauge: Gauge<'transport' | 'origin'> = new Gauge({
+      name: 'ringlb_upstream_connections',
+      help: 'Connections open to each replica origin, by the proxy transport that keeps them (fast-path, undici)',
+      labelNames: ['transport', 'origin'],
+      registers: [this.registry],
+      collect () {
+        gauge.reset()
+        for (const { transport, origins } of open()) {
+          for (const [origin, n] of origins) gauge.set({ transport, origin }, n)
+        }
       }
     })
   }

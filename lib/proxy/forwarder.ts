@@ -1,69 +1,21 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
-import { HOP_BY_HOP } from './fast-path/http1.js'
 
 /*
- * Sends one request to a replica over undici and writes the answer straight
- * into the client's response, chunk by chunk as it arrives, with undici's
- * flow control (pause while the client's socket is full). This is the proxy's
- * hot path: it has no stream objects in between, where @fastify/reply-from
- * (undici's `request`, a Readable body handed to Fastify's send) costs about
- * 40 µs more CPU per request, and undici's `stream` about 10 (npm run bench:proxy).
+ * The undici transport: sends one request to a replica and writes the answer
+ * straight into the client's response, chunk by chunk as it arrives, with
+ * undici's flow control (pause while the client's socket is full). It carries
+ * what the fast path leaves to Fastify (bodies, other methods, upgrades' kin),
+ * and the cluster's relay. It has no stream objects in between, where
+ * @fastify/reply-from (undici's `request`, a Readable body handed to Fastify's
+ * send) costs about 40 µs more CPU per request, and undici's `stream` about 10
+ * (npm run bench:proxy).
  */
-
-/**
- * Request headers the balancer answers for itself: `host` is the replica's own
- * (as nginx's proxy_pass does), `content-length` is recomputed from the body as
- * read, and `expect: 100-continue` was already answered to the client.
- */
-const OWN_REQUEST_HEADERS = new Set(['host', 'content-length', 'expect'])
 
 type Headers = Record<string, string | string[] | undefined>
 
-/** The header names a `Connection` header lists: hop-by-hop for that message too. */
-function listedInConnection (headers: Headers): Set<string> | undefined {
-  const connection = headers.connection
-  if (typeof connection !== 'string' || connection === '') return undefined
-  const names = connection.toLowerCase().split(',').map(name => name.trim())
-  return names.every(name => name === 'close' || name === 'keep-alive') ? undefined : new Set(names)
-}
-
-/**
- * The headers a replica receives: the client's, less hop-by-hop ones, with the
- * X-Forwarded-For/-Host/-Proto trio a balancer adds (For is appended to, as
- * nginx's $proxy_add_x_forwarded_for does).
- */
-export function upstreamHeaders (request: IncomingMessage): Record<string, string | string[]> {
-  const incoming: IncomingHttpHeaders = request.headers
-  const listed = listedInConnection(incoming)
-  const out: Record<string, string | string[]> = {}
-  for (const name in incoming) {
-    const value = incoming[name]
-    if (value === undefined || HOP_BY_HOP.has(name) || OWN_REQUEST_HEADERS.has(name) || listed?.has(name) === true) continue
-    out[name] = value
-  }
-  const client = request.socket.remoteAddress
-  if (client !== undefined) {
-    const before = incoming['x-forwarded-for']
-    out['x-forwarded-for'] = before === undefined || before === '' ? client : `${String(before)}, ${client}`
-  }
-  if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host
-  out['x-forwarded-proto'] = 'http'
-  return out
-}
-
-/** The replica's response headers as the client gets them: hop-by-hop ones removed. */
-export function downstreamHeaders (headers: Headers): OutgoingHttpHeaders {
-  const listed = listedInConnection(headers)
-  const out: OutgoingHttpHeaders = {}
-  for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || listed?.has(name) === true) continue
-    out[name] = headers[name]
-  }
-  return out
-}
-
-export interface Upstream {
+/** A request as the forwarder sends it on. */
+export interface ForwardedRequest {
   /** the replica's origin, e.g. http://127.0.0.1:40123 */
   origin: string
   method: string
@@ -82,6 +34,8 @@ export interface Upstream {
 export interface ForwardHandlers {
   /** The replica's answer has begun: write its status and headers to the client's response. */
   onResponse: (statusCode: number, headers: Headers) => void
+  /** The answer went to the client whole. */
+  onEnd?: (statusCode: number) => void
   /**
    * The exchange failed. `answered` says whether the replica's answer had
    * begun: if so, the client's connection has been closed mid-answer (as nginx
@@ -101,8 +55,9 @@ export class ClientGone extends Error {
 }
 
 /** One exchange with a replica, as an undici dispatch handler writing into the client's response. */
-class Exchange implements Dispatcher.DispatchHandler {
+class AnswerWriter implements Dispatcher.DispatchHandler {
   private answered = false
+  private statusCode = 0
   private over = false
   /** set while the client's socket is full: it must drain within the timeout */
   private stall: NodeJS.Timeout | undefined
@@ -123,6 +78,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // may throw (a header Node will not write): undici then ends the exchange with that error, unanswered
     this.handlers.onResponse(statusCode, headers)
     this.answered = true
+    this.statusCode = statusCode
     this.response.on('drain', () => {
       clearTimeout(this.stall)
       this.stall = undefined
@@ -139,6 +95,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd (): void {
     this.finish()
     this.response.end()
+    this.handlers.onEnd?.(this.statusCode)
   }
 
   onResponseError (_controller: Dispatcher.DispatchController, error: Error): void {
@@ -154,8 +111,18 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
+/** Upstream failures that mean the replica did not answer at all. */
+const NO_ANSWER = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
+
+/** The code of a failure that means the replica did not answer at all; undefined for one that answered badly. */
+export function noAnswerCode (error: Error): string | undefined {
+  const cause = (error as { cause?: { code?: string } }).cause
+  const code = cause?.code ?? (error as { code?: string }).code
+  return code !== undefined && NO_ANSWER.has(code) ? code : undefined
+}
+
 /** Forwards one request through `dispatcher` (our per-replica pools), its answer into `response`. */
-export function forward (dispatcher: Dispatcher, upstream: Upstream, response: ServerResponse, handlers: ForwardHandlers): void {
+export function forward (dispatcher: Dispatcher, upstream: ForwardedRequest, response: ServerResponse, handlers: ForwardHandlers): void {
   dispatcher.dispatch({
     origin: upstream.origin,
     method: upstream.method as Dispatcher.HttpMethod,
@@ -164,5 +131,5 @@ export function forward (dispatcher: Dispatcher, upstream: Upstream, response: S
     body: upstream.body,
     headersTimeout: upstream.timeoutMs,
     bodyTimeout: upstream.timeoutMs
-  }, new Exchange(response, handlers, upstream.timeoutMs))
+  }, new AnswerWriter(response, handlers, upstream.timeoutMs))
 }

@@ -13,8 +13,10 @@ export class ReplicaPools extends Dispatcher {
     super()
   }
 
-  /** The origins that have a pool now. */
-  origins (): string[] { return [...this.pools.keys()] }
+  /** Open connections to each origin that has a pool now, for the metrics. */
+  connections (): Map<string, number> {
+    return new Map([...this.pools].map(([origin, pool]) => [origin, pool.stats.connected]))
+  }
 
   dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const origin = String(options.origin)
@@ -45,12 +47,5 @@ export class ReplicaPools extends Dispatcher {
     const pools = [...this.pools.values()]
     this.pools.clear()
     await Promise.all(pools.map(async pool => { await pool.close() }))
-  }
-
-  async destroy (): Promise<void> {
-    this.closed = true
-    const pools = [...this.pools.values()]
-    this.pools.clear()
-    await Promise.all(pools.map(async pool => { await pool.destroy() }))
   }
 }

@@ -29,7 +29,8 @@ export interface Logger {
 
 export interface ReplicaManagerOptions {
   driver: Driver
-  ring: Ring<Replica>
+  /** the ring the proxy routes on: the manager keeps it to the healthy replicas */
+  ring: Ring<ReplicaHandle>
   log: Logger
   /** replicas to keep running */
   target: number
@@ -83,7 +84,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     })
   }
 
-  get ring (): Ring<Replica> { return this.options.ring }
+  get ring (): Ring<ReplicaHandle> { return this.options.ring }
   get driver (): Driver { return this.options.driver }
 
   /** Every replica the balancer runs, whatever its state, by numeric id. */
@@ -93,7 +94,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   /** The healthy replicas, in the ring. */
   healthy (): Replica[] {
-    return this.options.ring.members()
+    return this.all().filter(replica => this.options.ring.has(replica.hostname))
   }
 
   /** Adopts the driver's running replicas, tops up to the target, starts the heartbeat. */

@@ -16,7 +16,7 @@ export interface Arc {
 }
 
 /**
- * A consistent hash over a changing set of members. `lookup` is the hot path (one
+ * A consistent hash over a changing set of members. `lookup` runs once per proxied request (one
  * call per proxied request); `preference` is the failover order: the owner first,
  * then the other members in the order this scheme would try them.
  */

@@ -3,10 +3,12 @@ import httpProxy from '@fastify/http-proxy'
 import replyFrom from '@fastify/reply-from'
 import Fastify from 'fastify'
 import { type AddressInfo, createServer } from 'node:net'
-import { FastPath } from '../../lib/proxy/fast-path/fast-path.js'
-import { downstreamHeaders, forward, upstreamHeaders } from '../../lib/proxy/forwarder.js'
-import { InFlight } from '../../lib/proxy/in-flight.js'
 import { BalancerMetrics } from '../../lib/metrics/metrics.js'
+import { FastPath } from '../../lib/proxy/fast-path/fast-path.js'
+import { forward } from '../../lib/proxy/forwarder.js'
+import { downstreamHeaders, upstreamHeaders } from '../../lib/proxy/headers.js'
+import { InFlight } from '../../lib/proxy/in-flight.js'
+import { Lifecycle } from '../../lib/proxy/lifecycle.js'
 import { ReplicaPools } from '../../lib/proxy/replica-pools.js'
 import { requestKey } from '../../lib/proxy/request-key.js'
 import { MaglevRing } from '../../lib/rings/maglev.js'
@@ -14,9 +16,9 @@ import { MaglevRing } from '../../lib/rings/maglev.js'
 /*
  * A bare proxy for `npm run bench:proxy`: Fastify (no logger) forwarding with
  * @fastify/reply-from, @fastify/http-proxy or ringlb's own forwarder
- * (lib/forward.ts), choosing the upstream per request on a maglev ring over
+ * (lib/proxy/forwarder.ts), choosing the upstream per request on a maglev ring over
  * UPSTREAMS, through ringlb's per-replica undici pools, or ringlb's fast path
- * (lib/fast-path.ts) on a net.Server over the same ring. With WORKERS > 1 it is
+ * (lib/proxy/fast-path/) on a net.Server over the same ring. With WORKERS > 1 it is
  * a node:cluster of that many workers sharing PORT, each building the same
  * ring from the same list (Maglev is deterministic, so the rings are identical).
  * It reports its port over IPC once every worker listens, like a replica.
@@ -32,13 +34,9 @@ async function serve (): Promise<number> {
   const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
 
   if (lib === 'fast-path') {
-    const load = new InFlight()
+    const lifecycle = new Lifecycle({ ring, load: new InFlight(), balanceFactor: 0, reportFailure: () => {}, counts: new BalancerMetrics() })
     const fast = new FastPath({
-      pick: key => ring.lookup(key),
-      retryOn: () => undefined,
-      load,
-      reportFailure: () => {},
-      metrics: new BalancerMetrics(),
+      lifecycle,
       isOwn: () => false,
       timeoutMs: 30_000,
       keepAliveTimeoutMs: 72_000,

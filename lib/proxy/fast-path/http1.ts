@@ -1,7 +1,7 @@
-import { STATUS_CODES } from 'node:http'
+import { HOP_BY_HOP, balancerWrites, connectionOptions, isPersistenceOption } from '../headers.js'
 
 /*
- * Just enough of HTTP/1.1 (RFC 9112) for the fast path (lib/fast-path.ts):
+ * Just enough of HTTP/1.1 (RFC 9112) for the fast path (fast-path.ts):
  * reading a request head it may forward as it is, a response head, and where
  * a chunked body ends. Anything it is not sure of is left to Node's parser:
  * a request head it declines goes to the HTTP server whole.
@@ -12,21 +12,6 @@ const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/
 /** GET and HEAD on an origin-form target of visible ASCII: the requests without a body to forward */
 const REQUEST_LINE = /^(GET|HEAD) (\/[!-"$-~]*) HTTP\/1\.1$/
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/
-
-/** Headers that describe one connection (RFC 9110 §7.6.1): never forwarded, on either side. */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
-
-/**
- * A whole HTTP/1.1 answer in the contract's error shape, written on a socket
- * by code that has no HTTP server response to send it through: `headers` are
- * extra header lines; a HEAD's answer has the length but not the body.
- */
-export function errorAnswer (statusCode: number, message: string, headers: string[], method?: string): string {
-  const body = JSON.stringify({ message: `<Error> ${message}`, status: 'failure' })
-  let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`
-  for (const line of headers) head += `${line}\r\n`
-  return method === 'HEAD' ? `${head}\r\n` : `${head}\r\n${body}`
-}
 
 /** The end of a message head (the blank line), or -1 while it has not all arrived. */
 export function headEnd (buffer: Buffer): number {
@@ -91,15 +76,10 @@ export function parseRequestHead (head: string): RequestHead | undefined {
         if (value !== '0' || sawLength) return undefined
         sawLength = true
         continue
-      // the balancer's to write, from what it saw itself
-      case 'x-forwarded-proto':
-      case 'x-forwarded-host':
-        continue
       case 'connection':
-        for (const token of value.toLowerCase().split(',')) {
-          const option = token.trim()
+        for (const option of connectionOptions(value)) {
+          if (!isPersistenceOption(option)) return undefined
           if (option === 'close') request.close = true
-          else if (option !== 'keep-alive' && option !== '') return undefined
         }
         continue
       case 'transfer-encoding':
@@ -107,7 +87,7 @@ export function parseRequestHead (head: string): RequestHead | undefined {
       case 'expect':
         return undefined
     }
-    if (!HOP_BY_HOP.has(name)) request.lines.push(line)
+    if (!balancerWrites(name)) request.lines.push(line)
   }
   // HTTP/1.1 requires Host: Node answers its absence with a 400
   return request.host === undefined ? undefined : request
@@ -160,9 +140,9 @@ export function parseResponseHead (head: string, request: 'GET' | 'HEAD'): Respo
       if (value.toLowerCase() !== 'chunked' || chunked) throw new BadResponse(`unsupported Transfer-Encoding: ${value}`)
       chunked = true
     } else if (name === 'connection') {
-      const tokens = value.toLowerCase().split(',').map(token => token.trim())
-      if (tokens.includes('close')) close = true
-      listed = listed.concat(tokens)
+      const options = connectionOptions(value)
+      if (options.includes('close')) close = true
+      listed = listed.concat(options)
     }
     if (!HOP_BY_HOP.has(name)) kept.push(line)
   }
