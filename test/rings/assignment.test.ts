@@ -1,6 +1,6 @@
 import t from 'tap'
-import { AssignmentRing, requestSlot, virtualServerSlot } from '../lib/rings/assignment.js'
-import { members, sixDigitIds } from './fixtures.js'
+import { AssignmentRing, requestSlot, virtualServerSlot } from '../../lib/rings/assignment.js'
+import { members, sixDigitIds } from '../fixtures.js'
 
 function ringOf (n: number): AssignmentRing {
   const ring = new AssignmentRing({ slots: 512, vnodes: 9 })

@@ -1,9 +1,9 @@
 import t from 'tap'
-import type { RingChange, ToPrimary } from '../lib/cluster/messages.js'
-import type { ReplicaHandle } from '../lib/replicas/drivers/driver.js'
-import { RingMirror } from '../lib/cluster/ring-mirror.js'
-import { type Ring, type SchemeName, createRing } from '../lib/rings/index.js'
-import { sixDigitIds } from './fixtures.js'
+import type { RingChange, ToPrimary } from '../../lib/cluster/messages.js'
+import type { ReplicaHandle } from '../../lib/replicas/drivers/driver.js'
+import { RingMirror } from '../../lib/cluster/ring-mirror.js'
+import { type Ring, type SchemeName, createRing } from '../../lib/rings/index.js'
+import { sixDigitIds } from '../fixtures.js'
 
 const handle = (id: number, hostname = `server-${id}`): ReplicaHandle => ({ id, hostname, url: `http://127.0.0.1:${40000 + id}` })
 

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { ringView } from '../lib/rings/view.js'
-import { createRing, type Member } from '../lib/rings/index.js'
-import { members } from './fixtures.js'
+import { ringView } from '../../lib/rings/view.js'
+import { createRing, type Member } from '../../lib/rings/index.js'
+import { members } from '../fixtures.js'
 
 function covers (segments: { start: number, length: number }[]): boolean {
   let at = 0

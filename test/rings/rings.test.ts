@@ -1,7 +1,7 @@
 import t from 'tap'
-import { createRing, type Member, type Ring, type SchemeName } from '../lib/rings/index.js'
-import { isPrime } from '../lib/rings/maglev.js'
-import { members, sixDigitIds } from './fixtures.js'
+import { createRing, type Member, type Ring, type SchemeName } from '../../lib/rings/index.js'
+import { isPrime } from '../../lib/rings/maglev.js'
+import { members, sixDigitIds } from '../fixtures.js'
 
 const ids = sixDigitIds(10_000)
 

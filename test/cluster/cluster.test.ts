@@ -5,11 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
-import { freePort } from '../lib/free-port.js'
-import { pidRunning } from '../scripts/chaos/victims.js'
-import { balancerChildren, replicaPid } from '../scripts/lib/processes.js'
-import { sixDigitIds } from './fixtures.js'
-import { until } from './helper.js'
+import { freePort } from '../../lib/free-port.js'
+import { pidRunning } from '../../scripts/chaos/victims.js'
+import { balancerChildren, replicaPid } from '../../scripts/lib/processes.js'
+import { sixDigitIds } from '../fixtures.js'
+import { until } from '../helper.js'
 
 /*
  * LB_WORKERS=2: `node dist/server.js` as a node:cluster, a primary keeping the

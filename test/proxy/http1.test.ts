@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ChunkedEnd, parseRequestHead, parseResponseHead } from '../lib/proxy/fast-path/http1.js'
+import { ChunkedEnd, parseRequestHead, parseResponseHead } from '../../lib/proxy/fast-path/http1.js'
 
 t.test('a request head the fast path can forward', async t => {
   const head = parseRequestHead('GET /home?id=42&x=1 HTTP/1.1\r\nHost: lb:5000\r\nX-Request-Id: abc\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: spoofed\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nAccept: */*\r\nContent-Length: 0')

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ProcessDriver } from '../lib/replicas/drivers/process.js'
-import { pidRunning } from '../scripts/chaos/victims.js'
-import { build } from './helper.js'
+import { ProcessDriver } from '../../lib/replicas/drivers/process.js'
+import { pidRunning } from '../../scripts/chaos/victims.js'
+import { build } from '../helper.js'
 
 type App = Awaited<ReturnType<typeof build>>
 

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import type { DockerDriver } from '../lib/replicas/drivers/docker.js'
-import { docker, dockerCli, dockerSkipReason, removeRun, testRun } from './docker-engine.js'
-import { build } from './helper.js'
+import type { DockerDriver } from '../../lib/replicas/drivers/docker.js'
+import { docker, dockerCli, dockerSkipReason, removeRun, testRun } from '../docker-engine.js'
+import { build } from '../helper.js'
 
 /*
  * Failure detection with the docker driver when the engine reports no death:

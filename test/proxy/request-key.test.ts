@@ -1,9 +1,9 @@
 import t from 'tap'
-import { pickBounded } from '../lib/rings/bounded-load.js'
-import { hashText } from '../lib/rings/hash.js'
-import { parseIntegerId, requestKey } from '../lib/proxy/request-key.js'
-import { createRing, type Member } from '../lib/rings/index.js'
-import { members } from './fixtures.js'
+import { pickBounded } from '../../lib/rings/bounded-load.js'
+import { hashText } from '../../lib/rings/hash.js'
+import { parseIntegerId, requestKey } from '../../lib/proxy/request-key.js'
+import { createRing, type Member } from '../../lib/rings/index.js'
+import { members } from '../fixtures.js'
 
 t.test('parseIntegerId takes safe decimal integers only', async t => {
   t.equal(parseIntegerId('123456'), 123456)

@@ -6,9 +6,9 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { type DockerDriver, LABELS } from '../lib/replicas/drivers/docker.js'
-import { SOCKET, docker, dockerCli, dockerPs, dockerSkipReason, removeRun, startForeign, testRun } from './docker-engine.js'
-import { build, until } from './helper.js'
+import { type DockerDriver, LABELS } from '../../lib/replicas/drivers/docker.js'
+import { SOCKET, docker, dockerCli, dockerPs, dockerSkipReason, removeRun, startForeign, testRun } from '../docker-engine.js'
+import { build, until } from '../helper.js'
 
 /*
  * The docker driver against the real engine, with the balancer on the host

@@ -1,8 +1,8 @@
 import http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { build, until } from './helper.js'
-import { InProcessDriver } from './support/in-process-driver.js'
+import { build, until } from '../helper.js'
+import { InProcessDriver } from '../support/in-process-driver.js'
 
 /** An id whose owner on the ring is `hostname`, found through /map_request. */
 async function idOwnedBy (app: Awaited<ReturnType<typeof build>>, hostname: string): Promise<number> {

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { LABELS } from '../lib/replicas/drivers/docker.js'
-import { docker, dockerCli, dockerPs, dockerSkipReason, removeRun, testRun } from './docker-engine.js'
-import { sixDigitIds } from './fixtures.js'
-import { build } from './helper.js'
+import { LABELS } from '../../lib/replicas/drivers/docker.js'
+import { docker, dockerCli, dockerPs, dockerSkipReason, removeRun, testRun } from '../docker-engine.js'
+import { sixDigitIds } from '../fixtures.js'
+import { build } from '../helper.js'
 
 /*
  * Container replicas outlive their balancer: a restarted balancer adopts them

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { build } from './helper.js'
-import { InProcessDriver } from './support/in-process-driver.js'
+import { build } from '../helper.js'
+import { InProcessDriver } from '../support/in-process-driver.js'
 
 async function idOwnedBy (app: Awaited<ReturnType<typeof build>>, hostname: string): Promise<number> {
   for (let id = 100000; id < 100500; id++) {

@@ -2,8 +2,8 @@ import t from 'tap'
 import { once } from 'node:events'
 import http from 'node:http'
 import { request } from 'undici'
-import { build, until, upstreamConnections } from './helper.js'
-import { EchoDriver } from './support/echo-driver.js'
+import { build, until, upstreamConnections } from '../helper.js'
+import { EchoDriver } from '../support/echo-driver.js'
 
 t.test('the proxy forwards method, path, query, headers and body, and passes the answer back', async t => {
   const driver = new EchoDriver()

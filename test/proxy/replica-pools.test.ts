@@ -1,7 +1,7 @@
 import t from 'tap'
 import { once } from 'node:events'
 import http from 'node:http'
-import { ReplicaPools } from '../lib/proxy/replica-pools.js'
+import { ReplicaPools } from '../../lib/proxy/replica-pools.js'
 
 t.test('a pool per origin, released with its replica; a request after close is sent and leaves no pool behind', async t => {
   const server = http.createServer((_req, res) => { res.end('ok') })

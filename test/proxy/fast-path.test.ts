@@ -2,8 +2,8 @@ import { once } from 'node:events'
 import { type Socket, connect } from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
-import { build, upstreamConnections } from './helper.js'
-import { EchoDriver } from './support/echo-driver.js'
+import { build, upstreamConnections } from '../helper.js'
+import { EchoDriver } from '../support/echo-driver.js'
 
 /** Writes `text` on a new connection and returns all it reads until the balancer closes the connection (or 5 s pass). */
 async function talk (port: number, text: string): Promise<string> {

@@ -1,9 +1,9 @@
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { type Replica, ReplicaManager } from '../lib/replicas/manager.js'
-import { createRing } from '../lib/rings/index.js'
-import { InProcessDriver } from './support/in-process-driver.js'
+import { type Replica, ReplicaManager } from '../../lib/replicas/manager.js'
+import { createRing } from '../../lib/rings/index.js'
+import { InProcessDriver } from '../support/in-process-driver.js'
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} }
 
