@@ -5,8 +5,9 @@ import type { Dispatcher } from 'undici'
  * The undici transport: sends one request to a replica and writes the answer
  * straight into the client's response, chunk by chunk as it arrives, with
  * undici's flow control (pause while the client's socket is full). It carries
- * what the fast path leaves to Fastify (bodies, other methods, upgrades' kin),
- * and the cluster's relay. It has no stream objects in between, where
+ * every request the fast path leaves to Fastify (a body, another method,
+ * anything unusual), and a cluster worker's relay of the balancer's own
+ * routes to the primary. It has no stream objects in between, where
  * @fastify/reply-from (undici's `request`, a Readable body handed to Fastify's
  * send) costs about 40 µs more CPU per request, and undici's `stream` about 10
  * (npm run bench:proxy).
