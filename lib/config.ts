@@ -15,7 +15,7 @@ function oneOf<const T extends string> (values: readonly T[], defaultValue?: T) 
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
-  LB_DRIVER: oneOf(['process', 'docker'], 'process'),
+  LB_DRIVER: oneOf(['process', 'docker', 'swarm'], 'process'),
   LB_REPLICAS: Type.Integer({ minimum: 0, default: 3 }),
   LB_MAX_REPLICAS: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
   LB_HASH: oneOf(['maglev', 'ring', 'assignment'], 'maglev'),
@@ -40,6 +40,8 @@ export const ConfigSchema = Type.Object({
   LB_IMAGE: Type.String({ minLength: 1, default: 'ringlb:latest' }),
   LB_NETWORK: Type.String({ minLength: 1, default: 'host' }),
   LB_DOCKER_SOCKET: Type.String({ minLength: 1, default: '/var/run/docker.sock' }),
+  LB_SWARM_POLL_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 500 }),
+  LB_SWARM_CONSTRAINTS: Type.String({ default: '' }),
   LB_CONTAINER_PREFIX: Type.String({ pattern: '^[a-zA-Z0-9_.-]{0,30}$', default: '' }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
 })
@@ -78,6 +80,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   if (config.LB_REPLICAS > config.LB_MAX_REPLICAS) {
     throw new ConfigError(`invalid configuration: LB_REPLICAS (${config.LB_REPLICAS}) is above LB_MAX_REPLICAS (${config.LB_MAX_REPLICAS})`)
   }
+  if (config.LB_DRIVER === 'swarm' && config.LB_NETWORK === 'host') {
+    throw new ConfigError('invalid configuration: LB_DRIVER=swarm needs LB_NETWORK to name an attachable overlay network, not host')
+  }
   if (!isPrime(config.LB_MAGLEV_TABLE)) {
     throw new ConfigError(`invalid configuration: LB_MAGLEV_TABLE must be a prime number, got ${config.LB_MAGLEV_TABLE}`)
   }
@@ -87,6 +92,11 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   return config
 }
 
+
+/** LB_SWARM_CONSTRAINTS as Swarm placement constraints: comma-separated, e.g. `node.role==worker,node.labels.zone==a`. */
+export function swarmConstraints (config: Config): string[] {
+  return config.LB_SWARM_CONSTRAINTS.split(',').map(c => c.trim()).filter(c => c !== '')
+}
 
 /** The ring the settings ask for: the primary's, and each cluster worker's copy of it. */
 export function ringOptions (config: Config): RingOptions {

@@ -70,6 +70,7 @@ export const Stats = Type.Object({
 export const RingLayout = Type.Object({
   scheme: Type.String(),
   size: Type.Integer({ minimum: 0, description: 'replicas in the ring' }),
+  digest: Type.String({ description: 'a short hash of the scheme, its parameters and the ring\'s members and arcs: equal on two balancers exactly when they route every key alike' }),
   segments: Type.Array(Type.Object({
     start: Type.Number({ description: 'where the arc starts, as a fraction of the key space' }),
     length: Type.Number({ description: 'its length, as a fraction of the key space' }),

@@ -1,5 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Gauge } from 'prom-client'
+import { ringOptions } from '../lib/config.js'
 import type { ReplicaCounts } from '../lib/metrics/counts.js'
+import { ringDigest } from '../lib/rings/digest.js'
 import { RingLayout, Stats } from './schemas.js'
 
 const countsBody = (c: ReplicaCounts) => ({
@@ -13,6 +16,18 @@ const countsBody = (c: ReplicaCounts) => ({
 /** Read-only views for operators: Prometheus metrics, the same counts as JSON, and the ring's layout. */
 const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { metrics, replicas, ring } = app
+  const digest = (): string => ringDigest(ring, ringOptions(app.config))
+
+  const digestInfo: Gauge<'digest'> = new Gauge({
+    name: 'ringlb_ring_digest_info',
+    help: 'Always 1; its digest label fingerprints how the ring routes (equal on two balancers exactly when they route every key alike)',
+    labelNames: ['digest'],
+    registers: [metrics.registry],
+    collect () {
+      digestInfo.reset()
+      digestInfo.set({ digest: digest() }, 1)
+    }
+  })
 
   app.get('/metrics', {
     schema: {
@@ -47,7 +62,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/ring', {
     schema: { tags: ['observability'], summary: 'The ring as arcs of the key space and their owners, for drawing', response: { 200: RingLayout } }
-  }, async () => ({ scheme: ring.scheme, size: ring.size, segments: app.ringView().segments }))
+  }, async () => ({ scheme: ring.scheme, size: ring.size, digest: digest(), segments: app.ringView().segments }))
 }
 
 export default statsRoutes

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fastq from 'fastq'
-import type { Driver, ReplicaHandle } from './drivers/driver.js'
+import { type Driver, IdentityTaken, type ReplicaHandle, type ReplicaSpec } from './drivers/driver.js'
 import { LbError, badRequest, conflict, notFound } from '../errors.js'
 import { heartbeat } from './heartbeat.js'
 import { InFlight } from '../proxy/in-flight.js'
@@ -50,6 +50,10 @@ export interface ReplicaManagerOptions {
 /** A failure soon after a start counts as a crash loop, and backs off. */
 const CRASH_WINDOW_MS = 10_000
 const MAX_BACKOFF_MS = 30_000
+/** tries of an /add whose identities other balancers keep taking first */
+const IDENTITY_ATTEMPTS = 5
+/** how often a replica out of the ring is probed while its engine restarts it */
+const RECOVER_PROBE_MS = 100
 
 export interface ReplicaManagerEvents {
   /** a replica entered the ring */
@@ -71,6 +75,8 @@ export interface ReplicaManagerEvents {
 export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
   readonly load = new InFlight()
   private readonly replicas = new Map<string, Replica>()
+  /** replicas out of the ring, probed until they answer (engine-restarted drivers) */
+  private readonly recovering = new Set<Replica>()
   private readonly queue = fastq.promise(async (task: () => Promise<unknown>) => await task(), 1)
   private timer: NodeJS.Timeout | undefined
   private probing = false
@@ -113,7 +119,11 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
         }
       }
       const missing = this.options.target - this.replicas.size
-      if (missing > 0) await this.create(missing, [])
+      if (missing > 0) await this.create(missing, [], true)
+    })
+    this.options.driver.watch?.({
+      running: handle => { this.running(handle) },
+      removed: (hostname, reason) => { this.removedElsewhere(hostname, reason) }
     })
     this.timer = setInterval(() => { void this.probe() }, this.options.heartbeatMs)
     this.timer.unref()
@@ -151,6 +161,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
       const others = this.all().filter(r => !hostnames.includes(r.hostname)).reverse().slice(0, n - named.length)
       const victims = [...named, ...others]
       for (const replica of victims) this.leave(replica, 'removed by the admin API', 'draining')
+      await Promise.all(victims.map(async replica => { await this.options.driver.markDraining?.(replica.hostname).catch(() => {}) }))
       await Promise.all(victims.map(async replica => { await this.drain(replica) }))
       const results = await Promise.allSettled(victims.map(async replica => { await this.options.driver.remove(replica.hostname) }))
       const failures: string[] = []
@@ -221,29 +232,55 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     if (this.options.ring.remove(replica.hostname)) this.emit('leave', replica, reason)
   }
 
-  /** Creates replicas for the given names plus generated ones; all pass a heartbeat, or none is kept. */
-  private async create (n: number, hostnames: string[]): Promise<Replica[]> {
-    const ids = lowestFreeIds([...this.replicas.values()].map(r => r.id), n)
-    const taken = new Set([...this.replicas.keys(), ...hostnames])
-    const specs = ids.map((id, i) => {
+  /**
+   * Creates replicas for the given names plus generated ones; all pass a
+   * heartbeat, or none is kept. When the engine gives an identity this
+   * balancer chose itself to another balancer first (services shared in a
+   * swarm), it chooses again past it. At start-up (`topUp`), an identity
+   * another balancer took counts as started, by that balancer, and the
+   * replicas this one did start are kept: balancers starting together share
+   * the target instead of each reaching it.
+   */
+  private async create (n: number, hostnames: string[], topUp = false): Promise<Replica[]> {
+    const takenIds = new Set<number>()
+    const takenNames = new Set<string>()
+    for (let attempt = 1; ; attempt++) {
+      const specs = this.specs(n, hostnames, takenIds, takenNames)
+      const started = await Promise.allSettled(specs.map(async spec => await this.startOne(spec)))
+      const failed = started.flatMap((result, i) => result.status === 'rejected' ? [{ spec: specs[i], reason: result.reason as Error }] : [])
+      // the driver left nothing of these: their identity is another balancer's replica
+      const lost = new Set(failed.filter(f => f.reason instanceof IdentityTaken).map(f => f.spec))
+      const replicas = started.flatMap(result => result.status === 'fulfilled' ? [result.value] : [])
+      if (failed.length === 0 || (topUp && lost.size === failed.length)) {
+        for (const replica of replicas) this.join(replica)
+        return replicas
+      }
+      await Promise.allSettled(specs.filter(spec => !lost.has(spec)).map(async spec => {
+        this.replicas.delete(spec.hostname)
+        await this.options.driver.remove(spec.hostname)
+      }))
+      const retry = lost.size === failed.length && failed.every(f => !hostnames.includes(f.spec.hostname)) && attempt < IDENTITY_ATTEMPTS
+      if (!retry) {
+        const first = failed[0].reason
+        const status = first instanceof LbError ? first.statusCode : 503
+        throw new LbError(status, `could not start ${failed.map(f => `'${f.spec.hostname}': ${f.reason.message}`).join('; ')}`, { cause: first })
+      }
+      for (const spec of lost) {
+        takenIds.add(spec.id)
+        takenNames.add(spec.hostname)
+      }
+    }
+  }
+
+  /** Identities for `n` new replicas: the given names first, the lowest free ids. */
+  private specs (n: number, hostnames: string[], takenIds: Set<number>, takenNames: Set<string>): ReplicaSpec[] {
+    const ids = lowestFreeIds([...this.replicas.values()].map(r => r.id).concat([...takenIds]), n)
+    const taken = new Set([...this.replicas.keys(), ...hostnames, ...takenNames])
+    return ids.map((id, i) => {
       const hostname = hostnames[i] ?? generatedName(id, taken)
       taken.add(hostname)
       return { id, hostname }
     })
-    const started = await Promise.allSettled(specs.map(async spec => await this.startOne(spec)))
-    const failed = started.flatMap((result, i) => result.status === 'rejected' ? [{ spec: specs[i], reason: result.reason as Error }] : [])
-    if (failed.length > 0) {
-      await Promise.allSettled(specs.map(async spec => {
-        this.replicas.delete(spec.hostname)
-        await this.options.driver.remove(spec.hostname)
-      }))
-      const first = failed[0].reason
-      const status = first instanceof LbError ? first.statusCode : 503
-      throw new LbError(status, `could not start ${failed.map(f => `'${f.spec.hostname}': ${f.reason.message}`).join('; ')}`, { cause: first })
-    }
-    const replicas = started.map(result => (result as PromiseFulfilledResult<Replica>).value)
-    for (const replica of replicas) this.join(replica)
-    return replicas
   }
 
   /** Starts one replica and waits for its first heartbeat; not yet in the ring. */
@@ -298,8 +335,61 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     const wasHealthy = replica.state === 'healthy'
     this.leave(replica, reason, 'failed')
     this.options.log.warn({ replica: hostname, reason }, 'replica failed')
+    if (this.options.driver.restartsReplicas === true) this.recover(replica)
     // a replica still starting belongs to an add or a respawn, which reports it
-    if (wasHealthy) this.respawn(replica)
+    else if (wasHealthy) this.respawn(replica)
+  }
+
+  /**
+   * The engine runs a replica's task (again, elsewhere, or one another
+   * balancer started): it joins the ring once it passes a heartbeat. A
+   * replica at a new address is a new object, so that the old address's
+   * connections are released as it leaves.
+   */
+  private running (handle: ReplicaHandle): void {
+    if (this.closed) return
+    const known = this.replicas.get(handle.hostname)
+    // a replica still starting or draining belongs to this balancer's /add or /rm
+    if (known !== undefined && !this.recovering.has(known) && (known.state === 'starting' || known.state === 'draining')) return
+    if (known?.url === handle.url && known.id === handle.id) {
+      if (known.state === 'failed') this.recover(known)
+      return
+    }
+    if (known !== undefined) this.leave(known, 'its task was replaced', 'failed')
+    const replica = this.track(handle)
+    if (known !== undefined) {
+      replica.restarts = known.restarts + 1
+      this.emit('respawn', replica)
+    }
+    this.recover(replica)
+  }
+
+  /** Heartbeats a replica out of the ring until it answers, then puts it back; ends when it is replaced or removed. */
+  private recover (replica: Replica): void {
+    if (this.recovering.has(replica)) return
+    this.recovering.add(replica)
+    replica.state = 'starting'
+    void (async () => {
+      while (!this.closed && this.replicas.get(replica.hostname) === replica && replica.state === 'starting') {
+        if (await heartbeat(replica.url, this.options.heartbeatTimeoutMs)) {
+          if (this.replicas.get(replica.hostname) === replica && replica.state === 'starting') {
+            this.join(replica)
+            this.options.log.info({ replica: replica.hostname, url: replica.url }, 'replica back in the ring')
+          }
+          break
+        }
+        await sleep(RECOVER_PROBE_MS)
+      }
+      this.recovering.delete(replica)
+    })()
+  }
+
+  /** Another balancer removed or is draining a shared replica: out of this ring too. */
+  private removedElsewhere (hostname: string, reason: string): void {
+    const replica = this.replicas.get(hostname)
+    if (replica === undefined || (replica.state === 'draining' && !this.recovering.has(replica))) return
+    this.leave(replica, reason, 'draining')
+    this.replicas.delete(hostname)
   }
 
   private respawn (replica: Replica): void {

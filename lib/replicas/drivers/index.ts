@@ -1,4 +1,5 @@
-import type { Config } from '../../config.js'
+import { type Config, swarmConstraints } from '../../config.js'
+import { SwarmDriver } from './swarm.js'
 import type { Driver } from './driver.js'
 import { DockerDriver } from './docker.js'
 import { ProcessDriver } from './process.js'
@@ -18,6 +19,17 @@ export function createDriver (config: Config): Driver {
         instance: config.LB_INSTANCE,
         namePrefix: config.LB_CONTAINER_PREFIX,
         replicaHost: config.LB_REPLICA_HOST
+      })
+    case 'swarm':
+      return new SwarmDriver({
+        socketPath: config.LB_DOCKER_SOCKET,
+        image: config.LB_IMAGE,
+        network: config.LB_NETWORK,
+        instance: config.LB_INSTANCE,
+        namePrefix: config.LB_CONTAINER_PREFIX,
+        constraints: swarmConstraints(config),
+        readyTimeoutMs: config.LB_READY_TIMEOUT_MS,
+        pollMs: config.LB_SWARM_POLL_MS
       })
   }
 }
