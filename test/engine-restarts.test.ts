@@ -8,7 +8,7 @@ import { FakeSwarm, FakeSwarmDriver } from './support/fake-swarm.js'
 const silent = { info: () => {}, warn: () => {}, error: () => {} }
 const RING: RingOptions = { scheme: 'maglev', slots: 512, vnodes: 9, tableSize: 65537, ringVnodes: 160 }
 
-async function balancer (t: Tap.Test, engine: FakeSwarm, target = 3): Promise<ReplicaManager> {
+async function balancer (t: { teardown: (fn: () => unknown) => void }, engine: FakeSwarm, target = 3): Promise<ReplicaManager> {
   const manager = new ReplicaManager({
     driver: new FakeSwarmDriver(engine),
     ring: createRing<Replica>(RING),

@@ -331,7 +331,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
    */
   private fail (replica: Replica, reason: string): void {
     const hostname = replica.hostname
-    if (this.replicas.get(hostname) !== replica || replica.state === 'failed' || replica.state === 'draining') return
+    if (this.replicas.get(hostname) !== replica || replica.state === 'failed' || replica.state === 'draining' || this.recovering.has(replica)) return
     const wasHealthy = replica.state === 'healthy'
     this.leave(replica, reason, 'failed')
     this.options.log.warn({ replica: hostname, reason }, 'replica failed')

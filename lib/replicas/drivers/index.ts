@@ -29,6 +29,8 @@ export function createDriver (config: Config): Driver {
         namePrefix: config.LB_CONTAINER_PREFIX,
         constraints: swarmConstraints(config),
         readyTimeoutMs: config.LB_READY_TIMEOUT_MS,
+        // every balancer misses LB_HEARTBEAT_MISSES heartbeats of a leaving replica, plus one period of slack
+        lameDuckMs: config.LB_HEARTBEAT_MS * (config.LB_HEARTBEAT_MISSES + 1) + config.LB_HEARTBEAT_TIMEOUT_MS,
         pollMs: config.LB_SWARM_POLL_MS
       })
   }

@@ -26,6 +26,12 @@ export interface SwarmDriverOptions {
   constraints?: string[]
   /** how long Swarm has to run a new replica's task */
   readyTimeoutMs: number
+  /**
+   * how long a task told to stop keeps serving while failing its heartbeat, so
+   * that every balancer takes it out first (2000): above the heartbeat period
+   * times the misses that take a replica out
+   */
+  lameDuckMs?: number
   /** how often the services and tasks are listed: Swarm has no task events */
   pollMs?: number
   /** how long one engine call may take */
@@ -33,6 +39,13 @@ export interface SwarmDriverOptions {
 }
 
 const NANOSECONDS_PER_MS = 1_000_000
+
+/**
+ * The instance label on task containers: not the docker driver's
+ * `ringlb.instance`, so that a docker-driver balancer (or `make down`) of the
+ * same instance on this engine never takes a task container for its own.
+ */
+export const TASK_INSTANCE_LABEL = 'ringlb.swarm-instance'
 
 /**
  * Replicas as Docker Swarm services of one task each, on an attachable
@@ -63,7 +76,7 @@ export class SwarmDriver implements Driver {
     this.docker = new Docker({ socketPath: options.socketPath, timeout: options.requestTimeoutMs ?? 60_000 })
     // task containers carry the replica's labels too: a die on this node is seen before any listing
     this.events = new ContainerEvents(new Docker({ socketPath: options.socketPath }), {
-      labels: [this.ownLabel()],
+      labels: [`${TASK_INSTANCE_LABEL}=${this.options.instance}`],
       actions: ['die', 'oom'],
       onEvent: event => { this.onEvent(event) },
       onConnect: () => { void this.poll() }
@@ -71,6 +84,7 @@ export class SwarmDriver implements Driver {
   }
 
   private get port (): number { return this.options.port ?? REPLICA_PORT }
+  private get lameDuckMs (): number { return this.options.lameDuckMs ?? 2000 }
 
   serviceName (hostname: string): string {
     return `${this.options.namePrefix}${hostname}`
@@ -129,10 +143,10 @@ export class SwarmDriver implements Driver {
         ContainerSpec: {
           Image: image,
           Command: ['node', 'dist/replica/server.js'],
-          Env: [...(this.options.env ?? []), `SERVER_ID=${spec.id}`, `REPLICA_NAME=${spec.hostname}`, `PORT=${this.port}`, 'HOST=0.0.0.0'],
-          Labels: labels,
-          // a healthy replica exits at once, its requests drained already
-          StopGracePeriod: 2000 * NANOSECONDS_PER_MS
+          Env: [...(this.options.env ?? []), `SERVER_ID=${spec.id}`, `REPLICA_NAME=${spec.hostname}`, `PORT=${this.port}`, 'HOST=0.0.0.0', `REPLICA_LAME_DUCK_MS=${this.lameDuckMs}`],
+          Labels: { [TASK_INSTANCE_LABEL]: this.options.instance, [LABELS.hostname]: spec.hostname, [LABELS.id]: String(spec.id) },
+          // its lame-duck time, then 2 s to finish: a replica still up after that is stuck
+          StopGracePeriod: (this.lameDuckMs + 2000) * NANOSECONDS_PER_MS
         },
         // a dead task is replaced at once (0.8 s measured, against 5.7 s with Swarm's default 5 s delay)
         RestartPolicy: { Condition: 'any', Delay: 0 },

@@ -1,0 +1,178 @@
+import { execFile } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
+import autocannon from 'autocannon'
+import Docker from 'dockerode'
+import t from 'tap'
+import { LABELS } from '../lib/drivers/docker.js'
+import { TASK_INSTANCE_LABEL } from '../lib/replicas/drivers/swarm.js'
+import { IMAGE, dockerSkipReason } from './docker-engine.js'
+import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, startBalancer, startSwarmCluster, taskNodes } from './support/swarm-cluster.js'
+
+/*
+ * LB_DRIVER=swarm on a real two-node swarm built on this machine: the
+ * machine's engine (manager) and a second engine in a network namespace
+ * (worker). Balancers run as containers on the overlay; traffic goes to their
+ * published ports on 127.0.0.1 only.
+ */
+
+const run = promisify(execFile)
+const REPLICAS = 4
+const IDS = Array.from({ length: 1000 }, (_, i) => 100_000 + i * 7919 % 900_000)
+
+const skip = await dockerSkipReason()
+if (skip !== false) {
+  t.plan(0, `swarm suite: ${skip}`)
+} else {
+  t.setTimeout(900_000)
+  let cluster: SwarmCluster | undefined
+  t.teardown(async () => { await cluster?.teardown() })
+  cluster = await startSwarmCluster(IMAGE, line => { t.comment(line) })
+  await suite(cluster)
+}
+
+async function json<T> (url: string): Promise<T> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`)
+  return await res.json() as T
+}
+
+async function ring (b: SwarmBalancer): Promise<{ N: number, replicas: string[], digest: string }> {
+  const [rep, layout] = await Promise.all([json<{ N: number, replicas: string[] }>(`${b.url}/rep`), json<{ digest: string }>(`${b.url}/ring`)])
+  return { ...rep, digest: layout.digest }
+}
+
+/** Where each of the 1,000 ids goes on a balancer, by /map_request. */
+async function mapping (b: SwarmBalancer): Promise<string[]> {
+  const out: string[] = []
+  for (let i = 0; i < IDS.length; i += 50) {
+    const chunk = IDS.slice(i, i + 50).map(async id => (await json<{ hostname: string }>(`${b.url}/map_request?id=${id}`)).hostname)
+    out.push(...await Promise.all(chunk))
+  }
+  return out
+}
+
+async function until (what: string, ok: () => Promise<boolean>, ms: number): Promise<number> {
+  const started = Date.now()
+  while (!(await ok().catch(() => false))) {
+    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms: ${what}`)
+    await sleep(20)
+  }
+  return Date.now() - started
+}
+
+async function suite (cluster: SwarmCluster): Promise<void> {
+  const main = new Docker()
+  const a = await startBalancer(cluster, 'a', REPLICAS)
+
+  await t.test('replicas are Swarm services spread over both nodes, and the balancer reaches the tasks on the other node', async t => {
+    const nodes = await taskNodes(cluster)
+    t.equal(nodes.size, REPLICAS, `tasks: ${[...nodes].map(([h, n]) => `${h}@${n}`).join(', ')}`)
+    t.equal(new Set(nodes.values()).size, 2, 'on two nodes')
+    const services = await main.listServices({ filters: { label: [`${LABELS.instance}=${cluster.instance}`] } })
+    for (const service of services) {
+      t.match(service.Spec?.TaskTemplate, { ContainerSpec: { Image: /^sha256:[0-9a-f]{64}$/ }, RestartPolicy: { Condition: 'any', Delay: 0 } }, 'image by ID, restarted at once')
+      t.equal(service.Spec?.EndpointSpec?.Mode, 'dnsrr')
+      t.equal(service.Spec?.Name, `${cluster.prefix}${service.Spec?.Labels?.[LABELS.hostname] as string}`)
+    }
+    const onNode2 = [...nodes].filter(([, node]) => node === cluster.node2Hostname).map(([h]) => h)
+    const answered = new Set<string>()
+    const mapped = await mapping(a)
+    let agree = 0
+    for (const [i, id] of IDS.entries()) {
+      const res = await fetch(`${a.url}/home?id=${id}`)
+      await res.arrayBuffer()
+      const replica = res.headers.get('x-ringlb-replica') ?? ''
+      if (res.status === 200 && replica === mapped[i]) agree++
+      answered.add(replica)
+    }
+    t.equal(agree, IDS.length, `/map_request agrees with x-ringlb-replica for ${agree} of ${IDS.length} ids`)
+    t.ok(onNode2.some(h => answered.has(h)), `replicas on node 2 (${onNode2.join(', ')}) answered`)
+  })
+
+  await t.test('under load, a task killed on node 2 and then node 2 lost: 0 failed GETs, the ring converges, N back to target', async t => {
+    const bad: string[] = []
+    const started = Date.now()
+    let load!: Promise<autocannon.Result>
+    const instance = autocannon({
+      url: a.url,
+      connections: 8,
+      duration: 45,
+      timeout: 10,
+      requests: [{ setupRequest: request => ({ ...request, path: `/home?id=${100000 + Math.floor(Math.random() * 900000)}` }) }]
+    }, () => {})
+    load = new Promise(resolve => instance.on('done', resolve))
+    instance.on('response', (_client, status, body) => { if (status >= 300) bad.push(`${status} at ${Date.now() - started} ms: ${String(body)}`) })
+    instance.on('reqError', err => { bad.push(`${err.message} at ${Date.now() - started} ms`) })
+    await sleep(3000)
+
+    const nodes = await taskNodes(cluster)
+    const victim = [...nodes].find(([, node]) => node === cluster.node2Hostname)?.[0] as string
+    const [container] = await cluster.node2.listContainers({ filters: { label: [`${LABELS.hostname}=${victim}`, `${TASK_INSTANCE_LABEL}=${cluster.instance}`] } })
+    const killedAt = Date.now()
+    await run('docker', ['-H', `unix://${cluster.node2Socket}`, 'kill', container.Id])
+    t.comment(`kill at ${killedAt - started} ms into the load`)
+    const outMs = await until(`${victim} out of the ring`, async () => !(await ring(a)).replicas.includes(victim), 5000)
+    const backMs = await until(`${victim} back in the ring`, async () => (await ring(a)).replicas.includes(victim), 10_000) + outMs
+    t.comment(`task kill on node 2: out of the ring after ${outMs} ms, back after ${Date.now() - killedAt} ms`)
+    t.ok(outMs <= 3000, `the ring reflected the dead task within 3 s (${outMs} ms)`)
+    t.ok(backMs <= 10_000, `and the task Swarm started in its place within 10 s (${backMs} ms)`)
+
+    await sleep(3000)
+    const lostAt = Date.now()
+    t.comment(`node 2 stopped at ${lostAt - started} ms into the load`)
+    await cluster.stopNode2()
+    t.comment(`node 2 engine stopped in ${Date.now() - lostAt} ms`)
+    const convergedMs = await until('every replica on node 1 and in the ring', async () => {
+      const [now, placed] = await Promise.all([ring(a), taskNodes(cluster)])
+      return now.N === REPLICAS && placed.size === REPLICAS && [...placed.values()].every(n => n !== cluster.node2Hostname)
+    }, 60_000)
+    t.comment(`node loss: ring converged and N back to ${REPLICAS} after ${(convergedMs / 1000).toFixed(1)} s`)
+
+    const result = await load
+    const failed = result.errors + result.timeouts + result.non2xx
+    t.comment(`requests: ${result.requests.total} sent, ${failed} failed (${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx)`)
+    t.equal(failed, 0, `0 failed GETs ${bad.slice(0, 5).join('; ')}`)
+    t.ok(result.requests.total > 1000, `${result.requests.total} requests under load`)
+    t.equal((await ring(a)).N, REPLICAS, 'N back to target')
+  })
+
+  await t.test('two balancers agree on 1,000 ids and on the digest, before and after an /add sent to one of them', async t => {
+    const b = await startBalancer(cluster, 'b', REPLICAS)
+    const before = [await ring(a), await ring(b)]
+    t.equal(before[0].digest, before[1].digest, `digest ${before[0].digest} on both`)
+    t.same(await mapping(b), await mapping(a), '1,000 ids routed alike')
+
+    const added = await fetch(`${b.url}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1, hostnames: ['late-comer'] }) })
+    t.equal(added.status, 200, await added.text())
+    const seenMs = await until('a sees the replica added on b', async () => (await ring(a)).digest === (await ring(b)).digest, 5000)
+    t.comment(`the other balancer followed the /add in ${seenMs} ms`)
+    const after = [await ring(a), await ring(b)]
+    t.not(after[0].digest, before[0].digest)
+    t.equal(after[0].N, REPLICAS + 1)
+    const mapA = await mapping(a)
+    t.same(await mapping(b), mapA, '1,000 ids routed alike after the /add')
+    t.ok(mapA.includes('late-comer'), 'the new replica owns some of them')
+
+    await t.test('a restarted balancer adopts the services with the same mapping', async t => {
+      await b.restart()
+      t.same(await mapping(b), mapA, 'same 1,000 routes after the restart')
+      t.equal((await ring(b)).digest, after[0].digest)
+    })
+  })
+
+  await t.test('afterwards no service, network, engine, namespace or swarm is left', async t => {
+    await cluster.teardown()
+    t.equal(await dockerInfo('{{.Swarm.LocalNodeState}}'), 'inactive', 'the machine\'s engine is in no swarm')
+    t.same((await main.listServices().catch(() => [])).length, 0)
+    t.equal((await run('docker', ['network', 'ls', '-q', '--filter', `name=${cluster.network}`])).stdout.trim(), '', 'no overlay network')
+    t.equal((await run('docker', ['ps', '-aq', '--filter', `label=${TASK_INSTANCE_LABEL}=${cluster.instance}`])).stdout.trim(), '', 'no task container')
+    t.equal((await run('docker', ['ps', '-aq', '--filter', `label=${TEST_RUN_LABEL}=${cluster.id}`])).stdout.trim(), '', 'no balancer container')
+    t.notOk((await run('ip', ['netns', 'list'])).stdout.includes(`rlb-${cluster.id}`), 'no namespace')
+    await t.rejects(cluster.node2.ping(), 'no second engine')
+  })
+}
+
+async function dockerInfo (format: string): Promise<string> {
+  return (await run('docker', ['info', '-f', format])).stdout.trim()
+}
