@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import autocannon from 'autocannon'
 import Docker from 'dockerode'
 import t from 'tap'
 import { LABELS } from '../lib/drivers/docker.js'
-import { TASK_INSTANCE_LABEL } from '../lib/replicas/drivers/swarm.js'
+import { freePort } from '../lib/free-port.js'
+import { SwarmDriver, TASK_INSTANCE_LABEL } from '../lib/replicas/drivers/swarm.js'
 import { IMAGE, dockerSkipReason } from './docker-engine.js'
 import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, startBalancer, startSwarmCluster, taskNodes } from './support/swarm-cluster.js'
 
@@ -17,6 +19,7 @@ import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, startBalancer, s
  */
 
 const run = promisify(execFile)
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const REPLICAS = 4
 const IDS = Array.from({ length: 1000 }, (_, i) => 100_000 + i * 7919 % 900_000)
 
@@ -32,7 +35,7 @@ if (skip !== false) {
 }
 
 async function json<T> (url: string): Promise<T> {
-  const res = await fetch(url)
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) })
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`)
   return await res.json() as T
 }
@@ -80,7 +83,7 @@ async function suite (cluster: SwarmCluster): Promise<void> {
     const mapped = await mapping(a)
     let agree = 0
     for (const [i, id] of IDS.entries()) {
-      const res = await fetch(`${a.url}/home?id=${id}`)
+      const res = await fetch(`${a.url}/home?id=${id}`, { signal: AbortSignal.timeout(10_000) })
       await res.arrayBuffer()
       const replica = res.headers.get('x-ringlb-replica') ?? ''
       if (res.status === 200 && replica === mapped[i]) agree++
@@ -154,11 +157,79 @@ async function suite (cluster: SwarmCluster): Promise<void> {
     t.same(await mapping(b), mapA, '1,000 ids routed alike after the /add')
     t.ok(mapA.includes('late-comer'), 'the new replica owns some of them')
 
-    await t.test('a restarted balancer adopts the services with the same mapping', async t => {
-      await b.restart()
-      t.same(await mapping(b), mapA, 'same 1,000 routes after the restart')
-      t.equal((await ring(b)).digest, after[0].digest)
+    await t.test('two /adds at once on the two balancers give no hostname or id twice', async t => {
+      const add = async (b: SwarmBalancer): Promise<{ status: number, body: string }> => {
+        const res = await fetch(`${b.url}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 2 }), signal: AbortSignal.timeout(60_000) })
+        return { status: res.status, body: await res.text() }
+      }
+      const answers = await Promise.all([add(a), add(b)])
+      for (const answer of answers) t.equal(answer.status, 200, answer.body)
+      const services = await main.listServices({ filters: { label: [`${LABELS.instance}=${cluster.instance}`] } })
+      const hostnames = services.map(s => s.Spec?.Labels?.[LABELS.hostname])
+      const ids = services.map(s => s.Spec?.Labels?.[LABELS.id])
+      t.equal(services.length, REPLICAS + 5, `services: ${hostnames.join(', ')}`)
+      t.equal(new Set(hostnames).size, services.length, 'no hostname twice')
+      t.equal(new Set(ids).size, services.length, `no id twice (${ids.join(', ')})`)
+      await until('both balancers route alike again', async () => {
+        const [ra, rb] = await Promise.all([ring(a), ring(b)])
+        return ra.N === REPLICAS + 5 && ra.digest === rb.digest
+      }, 10_000)
+      t.same(await mapping(b), await mapping(a), '1,000 ids routed alike')
     })
+
+    await t.test('a restarted balancer adopts the services with the same mapping', async t => {
+      const beforeRestart = await mapping(b)
+      const digest = (await ring(b)).digest
+      await b.restart()
+      t.same(await mapping(b), beforeRestart, 'same 1,000 routes after the restart')
+      t.equal((await ring(b)).digest, digest)
+    })
+  })
+
+  await t.test('a replica Swarm cannot place within LB_READY_TIMEOUT_MS is a 503, and its service and id are removed', async t => {
+    const driver = new SwarmDriver({
+      socketPath: '/var/run/docker.sock',
+      image: IMAGE,
+      network: cluster.network,
+      instance: cluster.instance,
+      namePrefix: cluster.prefix,
+      constraints: ['node.labels.ringlb-no-such-node==true'],
+      readyTimeoutMs: 2000
+    })
+    t.teardown(async () => { await driver.close() })
+    await t.rejects(driver.create({ id: 90, hostname: 'nowhere' }), { statusCode: 503, message: /did not run a task of service '.*nowhere' within 2000 ms \(pending: no suitable node/ })
+    t.same(await main.listServices({ filters: { name: [`${cluster.prefix}nowhere`] } }), [], 'its service is removed')
+    t.same((await main.listConfigs({ filters: { name: [`${cluster.prefix}${cluster.instance}.id.90`] } })), [], 'its id is free again')
+  })
+
+  await t.test('make swarm-up deploys the stack on the swarm and serves /home on its port; make swarm-down leaves nothing of it', async t => {
+    const port = await freePort('127.0.0.1')
+    const env = {
+      ...process.env,
+      RINGLB_IMAGE: IMAGE,
+      RINGLB_PORT: String(port),
+      RINGLB_STACK: `s${cluster.id}stack`,
+      RINGLB_INSTANCE: `${cluster.instance}-stack`,
+      RINGLB_SWARM_NETWORK: `rlb-${cluster.id}-stack`,
+      RINGLB_SWARM_PREFIX: `s${cluster.id}st-`,
+      LB_REPLICAS: '2'
+    }
+    const make = async (target: string): Promise<void> => { await run('make', ['-s', target], { env, cwd: ROOT }) }
+    await make('swarm-up')
+    const readyMs = await until('the stack\'s balancer serves /home with 2 replicas', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/home?id=42`, { signal: AbortSignal.timeout(2000) })
+      return res.status === 200 && (await json<{ N: number }>(`http://127.0.0.1:${port}/rep`)).N === 2
+    }, 120_000)
+    t.comment(`make swarm-up: /home served after ${readyMs} ms`)
+    const services = await main.listServices({ filters: { label: [`${LABELS.instance}=${env.RINGLB_INSTANCE}`] } })
+    t.equal(services.length, 2, 'its replicas are Swarm services')
+
+    await make('swarm-down')
+    t.same(await main.listServices({ filters: { label: [`com.docker.stack.namespace=${env.RINGLB_STACK}`] } }), [], 'no stack service')
+    t.same(await main.listServices({ filters: { label: [`${LABELS.instance}=${env.RINGLB_INSTANCE}`] } }), [], 'no replica service')
+    t.same(await main.listConfigs({ filters: { label: [`${LABELS.instance}=${env.RINGLB_INSTANCE}`] } }), [], 'no id reservation')
+    t.equal((await run('docker', ['network', 'ls', '-q', '--filter', `name=${env.RINGLB_SWARM_NETWORK}`])).stdout.trim(), '', 'no network')
+    t.equal(await dockerInfo('{{.Swarm.LocalNodeState}}'), 'active', 'and the swarm it did not make is left alone')
   })
 
   await t.test('afterwards no service, network, engine, namespace or swarm is left', async t => {

@@ -91,8 +91,9 @@ export async function startSwarmCluster (image: string, log: (line: string) => v
   const teardown = async (): Promise<void> => {
     if (tornDown) return
     tornDown = true
+    process.removeListener('SIGTERM', onSignal)
+    process.removeListener('SIGINT', onSignal)
     const main = new Docker()
-    const label = `${LABELS.instance}=${instance}`
     const quiet = async (what: string, step: () => Promise<unknown>): Promise<void> => {
       try { await step() } catch (err) { log(`teardown: ${what}: ${(err as Error).message}`) }
     }
@@ -100,11 +101,15 @@ export async function startSwarmCluster (image: string, log: (line: string) => v
       await quiet('containers', async () => {
         for (const c of await main.listContainers({ all: true, filters: { label: [`${TEST_RUN_LABEL}=${id}`] } })) await main.getContainer(c.Id).remove({ force: true })
       })
+      // the swarm is this run's own: everything in it is too
       await quiet('services', async () => {
-        for (const s of await main.listServices({ filters: { label: [label] } })) await main.getService(s.ID).remove()
+        for (const s of await main.listServices()) await main.getService(s.ID).remove()
       })
       await quiet('configs', async () => {
-        for (const c of await main.listConfigs({ filters: { label: [label] } })) await main.getConfig(c.ID).remove()
+        for (const c of await main.listConfigs()) await main.getConfig(c.ID).remove()
+      })
+      await quiet('task containers', async () => {
+        for (let i = 0; i < 100 && (await main.listContainers({ all: true, filters: { label: ['com.docker.swarm.task.id'] } })).length > 0; i++) await sleep(200)
       })
       await quiet('network', async () => {
         // the tasks' endpoints go with their containers; give them a moment
@@ -129,6 +134,10 @@ export async function startSwarmCluster (image: string, log: (line: string) => v
     })
   }
 
+  // tap stops a suite past its timeout with SIGTERM: the swarm must not outlive it
+  const onSignal = (signal: NodeJS.Signals): void => { void teardown().finally(() => process.kill(process.pid, signal)) }
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
   try {
     await sh('ip', ['netns', 'add', netns])
     await sh('ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', nsVeth])
@@ -248,7 +257,8 @@ export async function startBalancer (cluster: SwarmCluster, name: string, replic
     const deadline = Date.now() + 120_000
     for (;;) {
       try {
-        const res = await fetch(`${balancer.url}/rep`)
+        // docker-proxy may accept before the balancer listens and then hold the connection: never wait long on one try
+        const res = await fetch(`${balancer.url}/rep`, { signal: AbortSignal.timeout(2000) })
         if (res.ok && ((await res.json()) as { N: number }).N >= replicas) return
       } catch {}
       if (Date.now() > deadline) {
