@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Gauge } from 'prom-client'
 import { ringOptions } from '../lib/config.js'
 import type { ReplicaCounts } from '../lib/metrics/counts.js'
 import { ringDigest } from '../lib/rings/digest.js'
@@ -17,17 +16,6 @@ const countsBody = (c: ReplicaCounts) => ({
 const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { metrics, replicas, ring } = app
   const digest = (): string => ringDigest(ring, ringOptions(app.config))
-
-  const digestInfo: Gauge<'digest'> = new Gauge({
-    name: 'ringlb_ring_digest_info',
-    help: 'Always 1; its digest label fingerprints how the ring routes (equal on two balancers exactly when they route every key alike)',
-    labelNames: ['digest'],
-    registers: [metrics.registry],
-    collect () {
-      digestInfo.reset()
-      digestInfo.set({ digest: digest() }, 1)
-    }
-  })
 
   app.get('/metrics', {
     schema: {

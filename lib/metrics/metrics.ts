@@ -10,6 +10,8 @@ export interface MetricsSources {
   ringSize: () => number
   /** each ring member's fraction of the key space */
   shares: () => Map<string, number>
+  /** the ring's digest (../rings/digest.ts) */
+  digest: () => string
   /** a clustered balancer's workers, which count the requests they proxy: asked when the counts are read */
   workers?: () => Promise<WorkerReport[]>
 }
@@ -88,6 +90,16 @@ export class BalancerMetrics {
       collect () {
         share.reset()
         for (const [replica, fraction] of sources.shares()) share.set({ replica }, fraction)
+      }
+    })
+    const digest: Gauge<'digest'> = new Gauge({
+      name: 'ringlb_ring_digest_info',
+      help: 'Always 1; its digest label fingerprints how the ring routes: equal on two balancers exactly when they route every key alike',
+      labelNames: ['digest'],
+      registers: [this.registry],
+      collect () {
+        digest.reset()
+        digest.set({ digest: sources.digest() }, 1)
       }
     })
     const byState: Gauge<'state'> = new Gauge({

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { type Driver, type EngineWatch, IdentityTaken, type ReplicaExit, type ReplicaHandle, type ReplicaSpec } from '../../lib/drivers/driver.js'
+import { type Driver, type EngineWatch, IdentityTaken, type ReplicaExit, type ReplicaHandle, type ReplicaSpec } from '../../lib/replicas/drivers/driver.js'
 import { buildReplica } from '../../replica/app.js'
 
 interface Service {

@@ -4,7 +4,7 @@ import { mkdirSync, openSync, rmSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import Docker from 'dockerode'
-import { LABELS } from '../../lib/drivers/docker.js'
+import { LABELS } from '../../lib/replicas/drivers/docker.js'
 
 /*
  * A real two-node Docker Swarm on one machine (../shared/SWARM.md): the

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { type Replica, ReplicaManager } from '../lib/replica-manager.js'
-import { ringDigest } from '../lib/rings/digest.js'
-import { type RingOptions, createRing } from '../lib/rings/index.js'
-import { FakeSwarm, FakeSwarmDriver } from './support/fake-swarm.js'
+import { type Replica, ReplicaManager } from '../../lib/replicas/manager.js'
+import { ringDigest } from '../../lib/rings/digest.js'
+import { type RingOptions, createRing } from '../../lib/rings/index.js'
+import { FakeSwarm, FakeSwarmDriver } from '../support/fake-swarm.js'
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} }
 const RING: RingOptions = { scheme: 'maglev', slots: 512, vnodes: 9, tableSize: 65537, ringVnodes: 160 }
