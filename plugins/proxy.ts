@@ -64,6 +64,7 @@ export default fp(async (app) => {
   })
   const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
   backends.on('leave', (replica) => { void pools.release(replica.url) })
+  backends.on('fail', (replica) => { void pools.abandon(replica.url) })
   app.addHook('onClose', async () => { await pools.close() })
 
   // the access log needs Fastify's request lifecycle: with it on, every request takes the undici path
@@ -150,6 +151,7 @@ function takeConnections (app: FastifyInstance, lifecycle: Lifecycle<ReplicaHand
   app.server.removeAllListeners('connection')
   app.server.on('connection', (socket: Socket) => { fastPath.accept(socket) })
   app.backends.on('leave', (replica) => { fastPath.release(replica.url) })
+  app.backends.on('fail', (replica) => { fastPath.abandon(replica.url) })
   app.addHook('preClose', async () => { fastPath.close() })
   return fastPath
 }

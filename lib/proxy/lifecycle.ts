@@ -25,14 +25,20 @@ export interface ProxyTarget extends Member {
 /**
  * What the proxy needs of the replica set: the ring it routes on, the requests
  * in flight, where to report a replica that did not answer, and word of a
- * replica leaving (its connections go). The replica manager is one; a cluster
+ * replica leaving (its connections go, at once when it failed). The replica manager is one; a cluster
  * worker's copy of the primary's ring is the other (../cluster/ring-mirror.ts).
  */
 export interface Backends<R extends ProxyTarget> {
   readonly ring: Ring<R>
   readonly load: InFlight
   reportFailure: (hostname: string) => void
-  on: (event: 'leave', listener: (replica: R) => void) => unknown
+  /** `leave`: out of the ring, its requests may finish; `fail` (after its `leave`): it failed, and its requests will not */
+  on: (event: 'leave' | 'fail', listener: (replica: R) => void) => unknown
+}
+
+/** The error requests still waiting on a failed replica end with: a reset connection, so an idempotent one is retried. */
+export function replicaFailed (): Error {
+  return Object.assign(new Error('the replica failed while the request waited for its answer'), { code: 'ECONNRESET' })
 }
 
 /** What the lifecycle counts, per replica hostname. */

@@ -60,6 +60,8 @@ export interface ReplicaManagerEvents {
   join: [Replica]
   /** a replica left the ring (removed, or failed) */
   leave: [Replica, string]
+  /** a replica left the ring because it failed (after its 'leave'): requests waiting on it will get no answer */
+  fail: [Replica]
   /** a failed replica was replaced */
   respawn: [Replica]
   /** a heartbeat failed */
@@ -229,7 +231,9 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   private leave (replica: Replica, reason: string, state: ReplicaState): void {
     replica.state = state
-    if (this.options.ring.remove(replica.hostname)) this.emit('leave', replica, reason)
+    if (!this.options.ring.remove(replica.hostname)) return
+    this.emit('leave', replica, reason)
+    if (state === 'failed') this.emit('fail', replica)
   }
 
   /**
