@@ -2,14 +2,14 @@ import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import autocannon from 'autocannon'
 import Docker from 'dockerode'
 import t from 'tap'
 import { LABELS } from '../lib/replicas/drivers/docker.js'
 import { freePort } from '../lib/free-port.js'
 import { SwarmDriver, TASK_INSTANCE_LABEL } from '../lib/replicas/drivers/swarm.js'
+import { swarmChaos } from '../scripts/chaos/swarm.js'
 import { IMAGE, dockerSkipReason } from './docker-engine.js'
-import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, startBalancer, startSwarmCluster, taskNodes } from './support/swarm-cluster.js'
+import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, startBalancer, startSwarmCluster, taskNodes } from '../scripts/lib/swarm-cluster.js'
 
 /*
  * LB_DRIVER=swarm on a real two-node swarm built on this machine: the
@@ -94,50 +94,13 @@ async function suite (cluster: SwarmCluster): Promise<void> {
   })
 
   await t.test('under load, a task killed on node 2 and then node 2 lost: 0 failed GETs, the ring converges, N back to target', async t => {
-    const bad: string[] = []
-    const started = Date.now()
-    let load!: Promise<autocannon.Result>
-    const instance = autocannon({
-      url: a.url,
-      connections: 8,
-      duration: 45,
-      timeout: 10,
-      requests: [{ setupRequest: request => ({ ...request, path: `/home?id=${100000 + Math.floor(Math.random() * 900000)}` }) }]
-    }, () => {})
-    load = new Promise(resolve => instance.on('done', resolve))
-    instance.on('response', (_client, status, body) => { if (status >= 300) bad.push(`${status} at ${Date.now() - started} ms: ${String(body)}`) })
-    instance.on('reqError', err => { bad.push(`${err.message} at ${Date.now() - started} ms`) })
-    await sleep(3000)
-
-    const nodes = await taskNodes(cluster)
-    const victim = [...nodes].find(([, node]) => node === cluster.node2Hostname)?.[0] as string
-    const [container] = await cluster.node2.listContainers({ filters: { label: [`${LABELS.hostname}=${victim}`, `${TASK_INSTANCE_LABEL}=${cluster.instance}`] } })
-    const killedAt = Date.now()
-    await run('docker', ['-H', `unix://${cluster.node2Socket}`, 'kill', container.Id])
-    t.comment(`kill at ${killedAt - started} ms into the load`)
-    const outMs = await until(`${victim} out of the ring`, async () => !(await ring(a)).replicas.includes(victim), 5000)
-    const backMs = await until(`${victim} back in the ring`, async () => (await ring(a)).replicas.includes(victim), 10_000) + outMs
-    t.comment(`task kill on node 2: out of the ring after ${outMs} ms, back after ${Date.now() - killedAt} ms`)
-    t.ok(outMs <= 3000, `the ring reflected the dead task within 3 s (${outMs} ms)`)
-    t.ok(backMs <= 10_000, `and the task Swarm started in its place within 10 s (${backMs} ms)`)
-
-    await sleep(3000)
-    const lostAt = Date.now()
-    t.comment(`node 2 stopped at ${lostAt - started} ms into the load`)
-    await cluster.stopNode2()
-    t.comment(`node 2 engine stopped in ${Date.now() - lostAt} ms`)
-    const convergedMs = await until('every replica on node 1 and in the ring', async () => {
-      const [now, placed] = await Promise.all([ring(a), taskNodes(cluster)])
-      return now.N === REPLICAS && placed.size === REPLICAS && [...placed.values()].every(n => n !== cluster.node2Hostname)
-    }, 60_000)
-    t.comment(`node loss: ring converged and N back to ${REPLICAS} after ${(convergedMs / 1000).toFixed(1)} s`)
-
-    const result = await load
-    const failed = result.errors + result.timeouts + result.non2xx
-    t.comment(`requests: ${result.requests.total} sent, ${failed} failed (${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx)`)
-    t.equal(failed, 0, `0 failed GETs ${bad.slice(0, 5).join('; ')}`)
-    t.ok(result.requests.total > 1000, `${result.requests.total} requests under load`)
+    const report = await swarmChaos(cluster, a, { replicas: REPLICAS, connections: 8, duration: 40, killAt: 3, loseNodeAt: 12, log: line => { t.comment(line) } })
+    t.ok(report.killOutMs <= 3000, `the ring reflected the dead task within 3 s (${report.killOutMs} ms)`)
+    t.ok(report.killBackMs <= 10_000, `and the task Swarm started in its place within 10 s (${report.killBackMs} ms)`)
+    t.equal(report.failed, 0, `0 failed GETs of ${report.sent} ${report.failures.join('; ')}`)
+    t.ok(report.sent > 1000, `${report.sent} requests under load`)
     t.equal((await ring(a)).N, REPLICAS, 'N back to target')
+    t.same(new Set((await taskNodes(cluster)).values()), new Set([(await dockerInfo('{{.Name}}'))]), 'every task now on node 1')
   })
 
   await t.test('two balancers agree on 1,000 ids and on the digest, before and after an /add sent to one of them', async t => {
