@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import fastq from 'fastq'
 import { type Driver, IdentityTaken, type ReplicaHandle, type ReplicaSpec } from './drivers/driver.js'
 import { LbError, badRequest, conflict, notFound } from '../errors.js'
+import { EngineFollower } from './engine-follower.js'
 import { heartbeat } from './heartbeat.js'
 import { InFlight } from '../proxy/in-flight.js'
 import { generatedName, isValidHostname, lowestFreeIds } from './names.js'
@@ -52,8 +53,6 @@ const CRASH_WINDOW_MS = 10_000
 const MAX_BACKOFF_MS = 30_000
 /** tries of an /add whose identities other balancers keep taking first */
 const IDENTITY_ATTEMPTS = 5
-/** how often a replica out of the ring is probed while its engine restarts it */
-const RECOVER_PROBE_MS = 100
 
 export interface ReplicaManagerEvents {
   /** a replica entered the ring */
@@ -77,8 +76,8 @@ export interface ReplicaManagerEvents {
 export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
   readonly load = new InFlight()
   private readonly replicas = new Map<string, Replica>()
-  /** replicas out of the ring, probed until they answer (engine-restarted drivers) */
-  private readonly recovering = new Set<Replica>()
+  /** replicas restarted by their engine (Swarm), followed back into the ring */
+  private readonly follower: EngineFollower<Replica>
   private readonly queue = fastq.promise(async (task: () => Promise<unknown>) => await task(), 1)
   private timer: NodeJS.Timeout | undefined
   private probing = false
@@ -86,6 +85,15 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   constructor (private readonly options: ReplicaManagerOptions) {
     super()
+    this.follower = new EngineFollower({
+      closed: () => this.closed,
+      get: hostname => this.replicas.get(hostname),
+      track: handle => this.track(handle),
+      join: replica => { this.join(replica) },
+      leave: (replica, reason, state) => { this.leave(replica, reason, state) },
+      forget: hostname => { this.replicas.delete(hostname) },
+      respawned: replica => { this.emit('respawn', replica) }
+    }, { heartbeatTimeoutMs: options.heartbeatTimeoutMs, log: options.log })
     options.driver.onExit(({ hostname, reason }) => {
       const replica = this.replicas.get(hostname)
       if (replica !== undefined) this.fail(replica, reason)
@@ -124,8 +132,8 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
       if (missing > 0) await this.create(missing, [], true)
     })
     this.options.driver.watch?.({
-      running: handle => { this.running(handle) },
-      removed: (hostname, reason) => { this.removedElsewhere(hostname, reason) }
+      running: handle => { this.follower.running(handle) },
+      removed: (hostname, reason) => { this.follower.removed(hostname, reason) }
     })
     this.timer = setInterval(() => { void this.probe() }, this.options.heartbeatMs)
     this.timer.unref()
@@ -335,65 +343,13 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
    */
   private fail (replica: Replica, reason: string): void {
     const hostname = replica.hostname
-    if (this.replicas.get(hostname) !== replica || replica.state === 'failed' || replica.state === 'draining' || this.recovering.has(replica)) return
+    if (this.replicas.get(hostname) !== replica || replica.state === 'failed' || replica.state === 'draining' || this.follower.recovering(replica)) return
     const wasHealthy = replica.state === 'healthy'
     this.leave(replica, reason, 'failed')
     this.options.log.warn({ replica: hostname, reason }, 'replica failed')
-    if (this.options.driver.restartsReplicas === true) this.recover(replica)
+    if (this.options.driver.restartsReplicas === true) this.follower.recover(replica)
     // a replica still starting belongs to an add or a respawn, which reports it
     else if (wasHealthy) this.respawn(replica)
-  }
-
-  /**
-   * The engine runs a replica's task (again, elsewhere, or one another
-   * balancer started): it joins the ring once it passes a heartbeat. A
-   * replica at a new address is a new object, so that the old address's
-   * connections are released as it leaves.
-   */
-  private running (handle: ReplicaHandle): void {
-    if (this.closed) return
-    const known = this.replicas.get(handle.hostname)
-    // a replica still starting or draining belongs to this balancer's /add or /rm
-    if (known !== undefined && !this.recovering.has(known) && (known.state === 'starting' || known.state === 'draining')) return
-    if (known?.url === handle.url && known.id === handle.id) {
-      if (known.state === 'failed') this.recover(known)
-      return
-    }
-    if (known !== undefined) this.leave(known, 'its task was replaced', 'failed')
-    const replica = this.track(handle)
-    if (known !== undefined) {
-      replica.restarts = known.restarts + 1
-      this.emit('respawn', replica)
-    }
-    this.recover(replica)
-  }
-
-  /** Heartbeats a replica out of the ring until it answers, then puts it back; ends when it is replaced or removed. */
-  private recover (replica: Replica): void {
-    if (this.recovering.has(replica)) return
-    this.recovering.add(replica)
-    replica.state = 'starting'
-    void (async () => {
-      while (!this.closed && this.replicas.get(replica.hostname) === replica && replica.state === 'starting') {
-        if (await heartbeat(replica.url, this.options.heartbeatTimeoutMs)) {
-          if (this.replicas.get(replica.hostname) === replica && replica.state === 'starting') {
-            this.join(replica)
-            this.options.log.info({ replica: replica.hostname, url: replica.url }, 'replica back in the ring')
-          }
-          break
-        }
-        await sleep(RECOVER_PROBE_MS)
-      }
-      this.recovering.delete(replica)
-    })()
-  }
-
-  /** Another balancer removed or is draining a shared replica: out of this ring too. */
-  private removedElsewhere (hostname: string, reason: string): void {
-    const replica = this.replicas.get(hostname)
-    if (replica === undefined || (replica.state === 'draining' && !this.recovering.has(replica))) return
-    this.leave(replica, reason, 'draining')
-    this.replicas.delete(hostname)
   }
 
   private respawn (replica: Replica): void {

@@ -13,7 +13,7 @@ interface Service {
  * balancers, as a swarm is: unique names and ids, restarts at a new address,
  * every driver told of every change. Replicas are real servers on loopback
  * ports; what is fake is only the engine's bookkeeping, for the manager's
- * logic around it (the real engine is test/swarm-*.test.ts's).
+ * logic around it (the real engine's is test/swarm.test.ts).
  */
 export class FakeSwarm {
   readonly services = new Map<string, Service>()
