@@ -4,7 +4,7 @@ import fastq from 'fastq'
 import { type Driver, IdentityTaken, type ReplicaHandle, type ReplicaSpec } from './drivers/driver.js'
 import { LbError, badRequest, conflict, notFound } from '../errors.js'
 import { EngineFollower } from './engine-follower.js'
-import { heartbeat } from './heartbeat.js'
+import { heartbeat, heartbeatStatus } from './heartbeat.js'
 import { InFlight } from '../proxy/in-flight.js'
 import { generatedName, isValidHostname, lowestFreeIds } from './names.js'
 import type { Ring } from '../rings/index.js'
@@ -323,13 +323,15 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     this.probing = true
     try {
       await Promise.all(this.healthy().map(async replica => {
-        if (await heartbeat(replica.url, this.options.heartbeatTimeoutMs)) {
+        const status = await heartbeatStatus(replica.url, this.options.heartbeatTimeoutMs)
+        if (status === 'ok') {
           replica.misses = 0
           return
         }
         replica.misses++
         this.emit('miss', replica)
-        if (replica.misses >= this.options.heartbeatMisses) this.fail(replica, `missed ${replica.misses} heartbeats`)
+        if (status === 'leaving') this.fail(replica, 'its heartbeat says it is shutting down')
+        else if (replica.misses >= this.options.heartbeatMisses) this.fail(replica, `missed ${replica.misses} heartbeats`)
       }))
     } finally {
       this.probing = false

@@ -32,6 +32,11 @@ export async function runSwarmChaos (options: SwarmRunOptions): Promise<boolean>
     })
     const ok = report.failed === 0
     log(ok ? `PASS: 0 failed GETs of ${report.sent}` : `FAIL: ${report.failed} of ${report.sent} GETs failed`)
+    if (!ok) {
+      const logs = (await balancer.container.logs({ stdout: true, stderr: true, tail: 400 })).toString('utf8')
+      log('the balancer\'s warnings:')
+      for (const line of logs.split('\n').filter(l => /"level":[456]0/.test(l)).slice(-20)) log(`  ${line.slice(0, 300)}`)
+    }
     return ok
   } catch (err) {
     log(`FAIL: ${(err as Error).message}`)

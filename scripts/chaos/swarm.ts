@@ -71,7 +71,13 @@ export async function swarmChaos (cluster: SwarmCluster, balancer: SwarmBalancer
     }, (err, result) => { if (err !== null && err !== undefined) reject(err); else resolve(result) })
   })
   load.catch(() => {})
-  instance.on('response', (_client, status) => { if (status >= 300 && failures.length < 20) failures.push(`${status} at ${at()}`) })
+  /** answers in each second of the load: a stall shows as a gap */
+  const perSecond: number[] = []
+  instance.on('response', (_client, status) => {
+    const second = Math.floor((Date.now() - started) / 1000)
+    perSecond[second] = (perSecond[second] ?? 0) + 1
+    if (status >= 300 && failures.length < 20) failures.push(`${status} at ${at()}`)
+  })
   instance.on('reqError', (err: Error) => { if (failures.length < 20) failures.push(`${err.message} at ${at()}`) })
 
   await sleep(options.killAt * 1000)
@@ -98,6 +104,7 @@ export async function swarmChaos (cluster: SwarmCluster, balancer: SwarmBalancer
 
   const result = await load
   const failed = result.errors + result.non2xx
+  log(`answers per second: ${Array.from(perSecond, n => n ?? 0).join(' ')}`)
   log(`requests: ${result.requests.sent} sent, ${failed} failed (${result.timeouts} timeouts, ${result.non2xx} non-2xx)${failures.length > 0 ? `: ${failures.slice(0, 5).join('; ')}` : ''}`)
   return { victim, killOutMs, killBackMs, nodeStopMs, nodeConvergedMs, sent: result.requests.sent, failed, failures }
 }

@@ -121,3 +121,26 @@ t.test('balancers starting together share the target instead of each reaching it
   await Promise.all([balancer(t, engine, 3), balancer(t, engine, 3)])
   t.equal(engine.services.size, 3, [...engine.services.keys()].join(', '))
 })
+
+t.test('a replica whose heartbeat answers 503 (shutting down) leaves the ring at the first such answer, not after LB_HEARTBEAT_MISSES', async t => {
+  const engine = new FakeSwarm()
+  t.teardown(async () => { await engine.close() })
+  const manager = new ReplicaManager({
+    driver: new FakeSwarmDriver(engine),
+    ring: createRing<Replica>(RING),
+    log: silent,
+    target: 1,
+    maxReplicas: 5,
+    heartbeatMs: 50,
+    heartbeatTimeoutMs: 500,
+    heartbeatMisses: 100,
+    readyTimeoutMs: 5000,
+    drainMs: 100
+  })
+  t.teardown(async () => { await manager.close({ keepReplicas: true }) })
+  await manager.start()
+  engine.leaving.add('server-0')
+  const started = Date.now()
+  await until('out of the ring', () => manager.ring.size === 0, 2000)
+  t.ok(Date.now() - started < 1000, `out after ${Date.now() - started} ms, with 100 misses allowed`)
+})

@@ -19,9 +19,14 @@ export class FakeSwarm {
   readonly services = new Map<string, Service>()
   readonly drivers: FakeSwarmDriver[] = []
   creates = 0
+  /** replicas whose heartbeat answers 503, as one in its lame-duck time does */
+  readonly leaving = new Set<string>()
 
   async run (service: Service): Promise<string> {
     const app = buildReplica({ serverId: String(service.spec.id), forceCloseConnections: true })
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.url === '/heartbeat' && this.leaving.has(service.spec.hostname)) await reply.code(503).send('leaving')
+    })
     service.app = app
     service.url = await app.listen({ port: 0, host: '127.0.0.1' })
     return service.url

@@ -29,7 +29,7 @@ export function createDriver (config: Config): Driver {
         namePrefix: config.LB_CONTAINER_PREFIX,
         constraints: swarmConstraints(config),
         readyTimeoutMs: config.LB_READY_TIMEOUT_MS,
-        // every balancer misses LB_HEARTBEAT_MISSES heartbeats of a leaving replica, plus one period of slack
+        // every balancer sees a leaving replica's 503 at its next heartbeat; the misses' worth of periods again as slack for a loaded machine
         lameDuckMs: config.LB_HEARTBEAT_MS * (config.LB_HEARTBEAT_MISSES + 1) + config.LB_HEARTBEAT_TIMEOUT_MS,
         pollMs: config.LB_SWARM_POLL_MS
       })
