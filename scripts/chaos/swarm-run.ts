@@ -35,7 +35,7 @@ export async function runSwarmChaos (options: SwarmRunOptions): Promise<boolean>
     if (!ok) {
       const logs = (await balancer.container.logs({ stdout: true, stderr: true, tail: 400 })).toString('utf8')
       log('the balancer\'s warnings:')
-      for (const line of logs.split('\n').filter(l => /"level":[456]0/.test(l)).slice(-20)) log(`  ${line.slice(0, 300)}`)
+      for (const line of logs.split('\n').filter(l => /"level":[456]0/.test(l)).slice(-20)) log(`  ${line.slice(line.indexOf('{'), 300)}`)
     }
     return ok
   } catch (err) {
