@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Docker from 'dockerode'
@@ -9,7 +8,7 @@ import { freePort } from '../lib/free-port.js'
 import { SwarmDriver, TASK_INSTANCE_LABEL } from '../lib/replicas/drivers/swarm.js'
 import { swarmChaos } from '../scripts/chaos/swarm.js'
 import { IMAGE, dockerSkipReason } from './docker-engine.js'
-import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, startBalancer, startSwarmCluster, taskNodes } from '../scripts/lib/swarm-cluster.js'
+import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, startBalancer, startSwarmCluster, taskNodes, until } from '../scripts/lib/swarm-cluster.js'
 
 /*
  * LB_DRIVER=swarm on a real two-node swarm built on this machine: the
@@ -53,15 +52,6 @@ async function mapping (b: SwarmBalancer): Promise<string[]> {
     out.push(...await Promise.all(chunk))
   }
   return out
-}
-
-async function until (what: string, ok: () => Promise<boolean>, ms: number): Promise<number> {
-  const started = Date.now()
-  while (!(await ok().catch(() => false))) {
-    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms: ${what}`)
-    await sleep(20)
-  }
-  return Date.now() - started
 }
 
 async function suite (cluster: SwarmCluster): Promise<void> {

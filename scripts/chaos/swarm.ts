@@ -4,7 +4,7 @@ import { promisify } from 'node:util'
 import autocannon from 'autocannon'
 import { LABELS } from '../../lib/replicas/drivers/docker.js'
 import { TASK_INSTANCE_LABEL } from '../../lib/replicas/drivers/swarm.js'
-import { type SwarmBalancer, type SwarmCluster, taskNodes } from '../lib/swarm-cluster.js'
+import { type SwarmBalancer, type SwarmCluster, taskNodes, until } from '../lib/swarm-cluster.js'
 
 const run = promisify(execFile)
 
@@ -39,15 +39,6 @@ export interface SwarmChaosReport {
 async function replicaSet (balancer: SwarmBalancer): Promise<{ N: number, replicas: string[] }> {
   const res = await fetch(`${balancer.url}/rep`, { signal: AbortSignal.timeout(5000) })
   return await res.json() as { N: number, replicas: string[] }
-}
-
-async function until (what: string, ok: () => Promise<boolean>, ms: number): Promise<number> {
-  const started = Date.now()
-  while (!(await ok().catch(() => false))) {
-    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms: ${what}`)
-    await sleep(20)
-  }
-  return Date.now() - started
 }
 
 /**

@@ -272,3 +272,13 @@ export async function startBalancer (cluster: SwarmCluster, name: string, replic
   await ready()
   return balancer
 }
+
+/** Polls `ok` every 20 ms until it is true (a throw counts as false); how long that took, or an error past `ms`. */
+export async function until (what: string, ok: () => Promise<boolean>, ms: number): Promise<number> {
+  const started = Date.now()
+  while (!(await ok().catch(() => false))) {
+    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms: ${what}`)
+    await sleep(20)
+  }
+  return Date.now() - started
+}

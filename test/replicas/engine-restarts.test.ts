@@ -8,18 +8,17 @@ import { FakeSwarm, FakeSwarmDriver } from '../support/fake-swarm.js'
 const silent = { info: () => {}, warn: () => {}, error: () => {} }
 const RING: RingOptions = { scheme: 'maglev', slots: 512, vnodes: 9, tableSize: 65537, ringVnodes: 160 }
 
-async function balancer (t: { teardown: (fn: () => unknown) => void }, engine: FakeSwarm, target = 3): Promise<ReplicaManager> {
+async function balancer (t: { teardown: (fn: () => unknown) => void }, engine: FakeSwarm, target = 3, heartbeat = { heartbeatMs: 60_000, heartbeatMisses: 1 }): Promise<ReplicaManager> {
   const manager = new ReplicaManager({
     driver: new FakeSwarmDriver(engine),
     ring: createRing<Replica>(RING),
     log: silent,
     target,
     maxReplicas: 20,
-    heartbeatMs: 60_000,
     heartbeatTimeoutMs: 500,
-    heartbeatMisses: 1,
     readyTimeoutMs: 5000,
-    drainMs: 100
+    drainMs: 100,
+    ...heartbeat
   })
   t.teardown(async () => { await manager.close({ keepReplicas: true }) })
   await manager.start()
@@ -125,20 +124,7 @@ t.test('balancers starting together share the target instead of each reaching it
 t.test('a replica whose heartbeat answers 503 (shutting down) leaves the ring at the first such answer, not after LB_HEARTBEAT_MISSES', async t => {
   const engine = new FakeSwarm()
   t.teardown(async () => { await engine.close() })
-  const manager = new ReplicaManager({
-    driver: new FakeSwarmDriver(engine),
-    ring: createRing<Replica>(RING),
-    log: silent,
-    target: 1,
-    maxReplicas: 5,
-    heartbeatMs: 50,
-    heartbeatTimeoutMs: 500,
-    heartbeatMisses: 100,
-    readyTimeoutMs: 5000,
-    drainMs: 100
-  })
-  t.teardown(async () => { await manager.close({ keepReplicas: true }) })
-  await manager.start()
+  const manager = await balancer(t, engine, 1, { heartbeatMs: 50, heartbeatMisses: 100 })
   engine.leaving.add('server-0')
   const started = Date.now()
   await until('out of the ring', () => manager.ring.size === 0, 2000)
