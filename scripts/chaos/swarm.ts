@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
-import autocannon from 'autocannon'
 import { LABELS } from '../../lib/replicas/drivers/docker.js'
 import { TASK_INSTANCE_LABEL } from '../../lib/replicas/drivers/swarm.js'
+import { randomIdLoad } from '../lib/load.js'
 import { type SwarmBalancer, type SwarmCluster, taskNodes, until } from '../lib/swarm-cluster.js'
 
 const run = promisify(execFile)
@@ -51,17 +51,7 @@ export async function swarmChaos (cluster: SwarmCluster, balancer: SwarmBalancer
   const failures: string[] = []
   const started = Date.now()
   const at = (): string => `${((Date.now() - started) / 1000).toFixed(2)} s`
-  let instance!: autocannon.Instance
-  const load = new Promise<autocannon.Result>((resolve, reject) => {
-    instance = autocannon({
-      url: balancer.url,
-      connections: options.connections,
-      duration: options.duration,
-      timeout: 10,
-      requests: [{ setupRequest: request => ({ ...request, path: `/home?id=${100000 + Math.floor(Math.random() * 900000)}` }) }]
-    }, (err, result) => { if (err !== null && err !== undefined) reject(err); else resolve(result) })
-  })
-  load.catch(() => {})
+  const { instance, result: load } = randomIdLoad(balancer.url, options)
   /** answers in each second of the load: a stall shows as a gap */
   const perSecond: number[] = []
   instance.on('response', (_client, status) => {
