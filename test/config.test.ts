@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
-import { loadConfig } from '../lib/config.js'
+import { loadConfig, swarmConstraints } from '../lib/config.js'
 
 t.test('defaults are the contract\'s', async t => {
   const c = loadConfig({})
@@ -47,4 +47,16 @@ t.test('the server stops at start with the message when a value is bad', async t
   const run = spawnSync(process.execPath, ['dist/server.js'], { env: { ...process.env, LB_HASH: 'crc32' }, encoding: 'utf8', timeout: 20_000 })
   t.equal(run.status, 1)
   t.match(run.stderr, /ringlb: invalid configuration: .*LB_HASH/)
+})
+
+t.test('LB_DRIVER=swarm: settings read, an overlay network required, a bad poll interval named', async t => {
+  const c = loadConfig({ LB_DRIVER: 'swarm', LB_NETWORK: 'ringlb-swarm', LB_SWARM_POLL_MS: '250', LB_SWARM_CONSTRAINTS: ' node.role==worker , node.labels.zone==a,' })
+  t.equal(c.LB_DRIVER, 'swarm')
+  t.equal(c.LB_SWARM_POLL_MS, 250)
+  t.same(swarmConstraints(c), ['node.role==worker', 'node.labels.zone==a'])
+  t.same(swarmConstraints(loadConfig({})), [], 'none by default')
+  t.equal(loadConfig({}).LB_SWARM_POLL_MS, 500)
+  t.throws(() => loadConfig({ LB_DRIVER: 'swarm' }), { name: 'ConfigError', message: /LB_DRIVER=swarm needs LB_NETWORK to name an attachable overlay network/ })
+  t.throws(() => loadConfig({ LB_DRIVER: 'swarm', LB_NETWORK: 'x', LB_SWARM_POLL_MS: '10' }), { name: 'ConfigError', message: /LB_SWARM_POLL_MS/ })
+  t.throws(() => loadConfig({ LB_DRIVER: 'kubernetes' }), { message: /LB_DRIVER must be one of process, docker, swarm/ })
 })

@@ -84,8 +84,7 @@ export function snapshotOf (services: SwarmService[], tasks: SwarmTask[], option
 /**
  * What changed between two snapshots, as Traefik's providers diff theirs: a
  * new task running (restarted, moved, or started by another balancer), a task
- * gone with none in its place yet, a
- * service removed or being drained.
+ * gone with none in its place yet, a service removed or being drained.
  */
 export function changes (before: Snapshot, after: Snapshot): SnapshotChange[] {
   const out: SnapshotChange[] = []
