@@ -82,11 +82,12 @@ logs:
 
 rebuild: down build up-detached
 
-# Beyond one host (docker/stack.yml): initialises a single-node swarm when the
+# Beyond one host (docker/stack.yml): builds a missing image on the local
+# base (no registry is asked), initialises a single-node swarm when the
 # engine is in none (marking it so that swarm-down leaves it again), creates
 # the overlay network, deploys the stack with the image by ID.
 swarm-up:
-	@docker image inspect $(RINGLB_IMAGE) >/dev/null 2>&1 || $(MAKE) build
+	@docker image inspect $(RINGLB_IMAGE) >/dev/null 2>&1 || $(MAKE) build RINGLB_LOCAL_BASE=1
 	@if [ "$$(docker info -f '{{.Swarm.LocalNodeState}}')" = inactive ]; then \
 	  echo "initialising a single-node swarm"; \
 	  docker swarm init --advertise-addr 127.0.0.1 >/dev/null && \

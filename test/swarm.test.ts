@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Docker from 'dockerode'
-import t from 'tap'
+import t, { type Test as Tap } from 'tap'
 import { LABELS } from '../lib/replicas/drivers/docker.js'
 import { freePort } from '../lib/free-port.js'
 import { SwarmDriver, TASK_INSTANCE_LABEL } from '../lib/replicas/drivers/swarm.js'
@@ -156,32 +156,7 @@ async function suite (cluster: SwarmCluster): Promise<void> {
   })
 
   await t.test('make swarm-up deploys the stack on the swarm and serves /home on its port; make swarm-down leaves nothing of it', async t => {
-    const port = await freePort('127.0.0.1')
-    const env = {
-      ...process.env,
-      RINGLB_IMAGE: IMAGE,
-      RINGLB_PORT: String(port),
-      RINGLB_STACK: `s${cluster.id}stack`,
-      RINGLB_INSTANCE: `${cluster.instance}-stack`,
-      RINGLB_SWARM_NETWORK: `rlb-${cluster.id}-stack`,
-      RINGLB_SWARM_PREFIX: `s${cluster.id}st-`,
-      LB_REPLICAS: '2'
-    }
-    const make = async (target: string): Promise<void> => { await run('make', ['-s', target], { env, cwd: ROOT }) }
-    await make('swarm-up')
-    const readyMs = await until('the stack\'s balancer serves /home with 2 replicas', async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/home?id=42`, { signal: AbortSignal.timeout(2000) })
-      return res.status === 200 && (await json<{ N: number }>(`http://127.0.0.1:${port}/rep`)).N === 2
-    }, 120_000)
-    t.comment(`make swarm-up: /home served after ${readyMs} ms`)
-    const services = await main.listServices({ filters: { label: [`${LABELS.instance}=${env.RINGLB_INSTANCE}`] } })
-    t.equal(services.length, 2, 'its replicas are Swarm services')
-
-    await make('swarm-down')
-    t.same(await main.listServices({ filters: { label: [`com.docker.stack.namespace=${env.RINGLB_STACK}`] } }), [], 'no stack service')
-    t.same(await main.listServices({ filters: { label: [`${LABELS.instance}=${env.RINGLB_INSTANCE}`] } }), [], 'no replica service')
-    t.same(await main.listConfigs({ filters: { label: [`${LABELS.instance}=${env.RINGLB_INSTANCE}`] } }), [], 'no id reservation')
-    t.equal((await run('docker', ['network', 'ls', '-q', '--filter', `name=${env.RINGLB_SWARM_NETWORK}`])).stdout.trim(), '', 'no network')
+    await makeSwarmUpDown(t, cluster.id, `${cluster.instance}-stack`)
     t.equal(await dockerInfo('{{.Swarm.LocalNodeState}}'), 'active', 'and the swarm it did not make is left alone')
   })
 
@@ -195,6 +170,53 @@ async function suite (cluster: SwarmCluster): Promise<void> {
     t.notOk((await run('ip', ['netns', 'list'])).stdout.includes(`rlb-${cluster.id}`), 'no namespace')
     await t.rejects(cluster.node2.ping(), 'no second engine')
   })
+
+  await t.test('from an engine in no swarm, make swarm-up makes a single-node swarm and serves /home; make swarm-down leaves no swarm either', async t => {
+    t.teardown(async () => {
+      // whatever happened, the shared engine is left as it was found: in no swarm
+      if (await dockerInfo('{{.Swarm.LocalNodeState}}') !== 'inactive') {
+        await run('docker', ['swarm', 'leave', '--force'])
+        await run('docker', ['network', 'rm', 'docker_gwbridge']).catch(() => {})
+      }
+    })
+    await makeSwarmUpDown(t, `${cluster.id}single`, `${cluster.instance}-single`)
+    t.equal(await dockerInfo('{{.Swarm.LocalNodeState}}'), 'inactive', 'the swarm it made is gone')
+    t.equal((await run('docker', ['network', 'ls', '-q', '--filter', 'name=^docker_gwbridge$'])).stdout.trim(), '', 'and its gateway bridge')
+  })
+}
+
+/** `make swarm-up` with this run's names on a free port, /home served by 2 replica services, then `make swarm-down` and nothing of it left. */
+async function makeSwarmUpDown (t: Tap, id: string, instance: string): Promise<void> {
+  const main = new Docker()
+  const port = await freePort('127.0.0.1')
+  const env = {
+    ...process.env,
+    RINGLB_IMAGE: IMAGE,
+    RINGLB_PORT: String(port),
+    RINGLB_STACK: `s${id}stack`,
+    RINGLB_INSTANCE: instance,
+    RINGLB_SWARM_NETWORK: `rlb-${id}-stack`,
+    RINGLB_SWARM_PREFIX: `s${id}st-`,
+    LB_REPLICAS: '2'
+  }
+  const make = async (target: string): Promise<void> => { await run('make', ['-s', target], { env, cwd: ROOT }) }
+  try {
+    await make('swarm-up')
+    const readyMs = await until('the stack\'s balancer serves /home with 2 replicas', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/home?id=42`, { signal: AbortSignal.timeout(2000) })
+      return res.status === 200 && (await json<{ N: number }>(`http://127.0.0.1:${port}/rep`)).N === 2
+    }, 120_000)
+    t.comment(`make swarm-up: /home served after ${readyMs} ms`)
+    const services = await main.listServices({ filters: { label: [`${LABELS.instance}=${instance}`] } })
+    t.equal(services.length, 2, 'its replicas are Swarm services')
+  } finally {
+    await make('swarm-down')
+  }
+  t.same(await main.listServices({ filters: { label: [`com.docker.stack.namespace=${env.RINGLB_STACK}`] } }).catch(() => []), [], 'no stack service')
+  t.same(await main.listServices({ filters: { label: [`${LABELS.instance}=${instance}`] } }).catch(() => []), [], 'no replica service')
+  t.same(await main.listConfigs({ filters: { label: [`${LABELS.instance}=${instance}`] } }).catch(() => []), [], 'no id reservation')
+  t.equal((await run('docker', ['network', 'ls', '-q', '--filter', `name=${env.RINGLB_SWARM_NETWORK}`])).stdout.trim(), '', 'no network')
+  t.equal((await run('docker', ['ps', '-aq', '--filter', `label=${TASK_INSTANCE_LABEL}=${instance}`])).stdout.trim(), '', 'no task container')
 }
 
 async function dockerInfo (format: string): Promise<string> {
