@@ -97,13 +97,15 @@ swarm-up:
 	RINGLB_IMAGE_ID=$$(docker image inspect -f '{{.Id}}' $(RINGLB_IMAGE)) docker stack deploy --resolve-image never -c docker/stack.yml $(RINGLB_STACK)
 
 # the balancers go first so that none restarts a replica being removed; then
-# the replica services and their id reservations, by label, and the network
+# the replica services and their id reservations, by label, and the network;
+# each step waits until the containers are gone (a task stops after its
+# lame-duck time)
 swarm-down:
 	@docker stack rm $(RINGLB_STACK) 2>/dev/null || true
-	@for _ in $$(seq 1 100); do [ -z "$$(docker ps -q --filter label=com.docker.stack.namespace=$(RINGLB_STACK))" ] && break; sleep 0.2; done
+	@for _ in $$(seq 1 150); do [ -z "$$(docker ps -aq --filter label=com.docker.stack.namespace=$(RINGLB_STACK))" ] && break; sleep 0.2; done
 	@docker service ls -q --filter label=ringlb.instance=$(RINGLB_INSTANCE) | xargs -r docker service rm >/dev/null
 	@docker config ls -q --filter label=ringlb.instance=$(RINGLB_INSTANCE) | xargs -r docker config rm >/dev/null
-	@for _ in $$(seq 1 100); do [ -z "$$(docker ps -q --filter label=ringlb.swarm-instance=$(RINGLB_INSTANCE))" ] && break; sleep 0.2; done
+	@for _ in $$(seq 1 150); do [ -z "$$(docker ps -aq --filter label=ringlb.swarm-instance=$(RINGLB_INSTANCE))" ] && break; sleep 0.2; done
 	@for _ in $$(seq 1 50); do ! docker network inspect $(RINGLB_SWARM_NETWORK) >/dev/null 2>&1 && break; docker network rm $(RINGLB_SWARM_NETWORK) >/dev/null 2>&1 || sleep 0.2; done
 	@if [ "$$(docker node inspect self -f '{{index .Spec.Labels "$(SWARM_INIT_LABEL)"}}' 2>/dev/null)" = "$(RINGLB_STACK)" ] && [ -z "$$(docker service ls -q)" ]; then \
 	  echo "leaving the single-node swarm swarm-up made"; \
