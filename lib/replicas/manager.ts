@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fastq from 'fastq'
 import type { Driver, ReplicaHandle } from './drivers/driver.js'
-import { LbError, badRequest, conflict, notFound } from '../errors.js'
+import { LbError, badRequest, conflict, notFound, unavailable } from '../errors.js'
 import { heartbeat } from './heartbeat.js'
 import { InFlight } from '../proxy/in-flight.js'
 import { generatedName, isValidHostname, lowestFreeIds } from './names.js'
+import { newUpstreamOrigins } from './upstreams.js'
 import type { Ring } from '../rings/index.js'
 
 export type ReplicaState = 'starting' | 'healthy' | 'draining' | 'failed'
@@ -39,6 +40,8 @@ export interface ReplicaManagerOptions {
   heartbeatTimeoutMs: number
   /** heartbeats missed in a row before a replica is taken out */
   heartbeatMisses: number
+  /** the path a heartbeat asks (LB_HEALTH_PATH); any 2xx or 3xx is healthy */
+  healthPath?: string
   /** how long a new replica has to pass its first heartbeat */
   readyTimeoutMs: number
   /** how long /rm waits for in-flight requests before stopping a replica */
@@ -66,7 +69,9 @@ export interface ReplicaManagerEvents {
  * Owns the replica set: names and numeric ids, the driver that runs them, the
  * heartbeat, respawning, and the ring, kept in step with the healthy replicas.
  * Every change to the set (add, remove, respawn) runs one at a time, so the
- * ring and the set never disagree.
+ * ring and the set never disagree. With an external driver (static servers)
+ * nothing is started or replaced: a failed server stays known, out of the
+ * ring, and is probed until it answers again.
  */
 export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
   readonly load = new InFlight()
@@ -86,6 +91,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   get ring (): Ring<ReplicaHandle> { return this.options.ring }
   get driver (): Driver { return this.options.driver }
+  private get external (): boolean { return this.options.driver.external === true }
 
   /** Every replica the balancer runs, whatever its state, by numeric id. */
   all (): Replica[] {
@@ -103,9 +109,12 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
       const adopted = (await this.options.driver.list()).sort((a, b) => a.id - b.id)
       for (const handle of adopted) {
         const replica = this.track(handle)
-        if (await heartbeat(replica.url, this.options.readyTimeoutMs)) {
+        if (await this.alive(replica, this.external ? this.options.heartbeatTimeoutMs : this.options.readyTimeoutMs)) {
           this.join(replica)
           this.options.log.info({ replica: replica.hostname, id: replica.id }, 'adopted running replica')
+        } else if (this.external) {
+          replica.state = 'failed'
+          this.options.log.warn({ replica: replica.hostname, url: replica.url }, 'server does not answer its health check; out of the ring until it does')
         } else {
           this.replicas.delete(replica.hostname)
           await this.options.driver.remove(replica.hostname)
@@ -113,24 +122,29 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
         }
       }
       const missing = this.options.target - this.replicas.size
-      if (missing > 0) await this.create(missing, [])
+      if (missing > 0 && !this.external) await this.create(missing, [])
     })
     this.timer = setInterval(() => { void this.probe() }, this.options.heartbeatMs)
     this.timer.unref()
   }
 
-  /** Starts `n` replicas (named ones first) and answers when all are in the ring. A failure starts none. */
-  async add (n: number, hostnames: string[] = []): Promise<Replica[]> {
+  /**
+   * Starts `n` replicas (named ones first) and answers when all are in the ring. A failure starts none.
+   * An external driver's servers are not started: `urls` gives their origins, one per server, and each must answer its health check.
+   */
+  async add (n: number, hostnames: string[] = [], urls?: unknown): Promise<Replica[]> {
     if (hostnames.length > n) throw badRequest('Length of hostname list is more than newly added instances')
     this.checkNames(hostnames)
+    if (!this.external && urls !== undefined) throw badRequest(`urls is only read with LB_DRIVER=static: this balancer runs its replicas itself (LB_DRIVER=${this.options.driver.name})`)
     return await this.serial(async () => {
+      const origins = this.external ? newUpstreamOrigins(urls, n, new Map(this.all().map(r => [r.url, r.hostname]))) : undefined
       for (const name of hostnames) {
         if (this.replicas.has(name)) throw conflict(`a replica named '${name}' already exists`)
       }
       if (this.replicas.size + n > this.options.maxReplicas) {
         throw badRequest(`adding ${n} replicas to ${this.replicas.size} would exceed LB_MAX_REPLICAS (${this.options.maxReplicas})`)
       }
-      return await this.create(n, hostnames)
+      return await this.create(n, hostnames, origins)
     })
   }
 
@@ -173,7 +187,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
   reportFailure (hostname: string): void {
     const replica = this.replicas.get(hostname)
     if (replica?.state !== 'healthy') return
-    void heartbeat(replica.url, this.options.heartbeatTimeoutMs).then(ok => {
+    void this.alive(replica, this.options.heartbeatTimeoutMs).then(ok => {
       if (!ok) this.fail(replica, 'failed a proxied request and its heartbeat')
     })
   }
@@ -202,6 +216,10 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     return await (this.queue.push(task) as Promise<T>)
   }
 
+  private async alive (replica: ReplicaHandle, timeoutMs: number): Promise<boolean> {
+    return await heartbeat(replica.url, timeoutMs, this.options.healthPath)
+  }
+
   private track (handle: ReplicaHandle): Replica {
     const replica: Replica = { ...handle, state: 'starting', misses: 0, restarts: 0, crashes: 0, healthySince: 0 }
     this.replicas.set(replica.hostname, replica)
@@ -222,13 +240,13 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
   }
 
   /** Creates replicas for the given names plus generated ones; all pass a heartbeat, or none is kept. */
-  private async create (n: number, hostnames: string[]): Promise<Replica[]> {
+  private async create (n: number, hostnames: string[], urls?: string[]): Promise<Replica[]> {
     const ids = lowestFreeIds([...this.replicas.values()].map(r => r.id), n)
     const taken = new Set([...this.replicas.keys(), ...hostnames])
     const specs = ids.map((id, i) => {
       const hostname = hostnames[i] ?? generatedName(id, taken)
       taken.add(hostname)
-      return { id, hostname }
+      return { id, hostname, url: urls?.[i] }
     })
     const started = await Promise.allSettled(specs.map(async spec => await this.startOne(spec)))
     const failed = started.flatMap((result, i) => result.status === 'rejected' ? [{ spec: specs[i], reason: result.reason as Error }] : [])
@@ -247,15 +265,20 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
   }
 
   /** Starts one replica and waits for its first heartbeat; not yet in the ring. */
-  private async startOne (spec: { id: number, hostname: string }, previous?: Replica): Promise<Replica> {
+  private async startOne (spec: { id: number, hostname: string, url?: string }, previous?: Replica): Promise<Replica> {
     const handle = await this.options.driver.create(spec)
     const replica = this.track(handle)
     if (previous !== undefined) {
       replica.restarts = previous.restarts
       replica.crashes = previous.crashes
     }
+    if (this.external) {
+      // a server someone else runs is up already, or it is the admin's mistake: no start-up to wait for
+      if (await this.alive(replica, this.options.heartbeatTimeoutMs)) return replica
+      throw unavailable(`${replica.url} did not answer GET ${this.options.healthPath ?? '/heartbeat'} with a 2xx or 3xx within ${this.options.heartbeatTimeoutMs} ms`)
+    }
     const deadline = Date.now() + this.options.readyTimeoutMs
-    while (!(await heartbeat(replica.url, Math.min(this.options.heartbeatTimeoutMs, Math.max(1, deadline - Date.now()))))) {
+    while (!(await this.alive(replica, Math.min(this.options.heartbeatTimeoutMs, Math.max(1, deadline - Date.now()))))) {
       if (replica.state === 'failed') throw new Error('exited before passing its first heartbeat')
       if (Date.now() >= deadline) throw new Error(`no heartbeat within ${this.options.readyTimeoutMs} ms`)
       await sleep(50)
@@ -273,15 +296,15 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     if (this.probing) return
     this.probing = true
     try {
-      await Promise.all(this.healthy().map(async replica => {
-        if (await heartbeat(replica.url, this.options.heartbeatTimeoutMs)) {
+      await Promise.all([...this.healthy().map(async replica => {
+        if (await this.alive(replica, this.options.heartbeatTimeoutMs)) {
           replica.misses = 0
           return
         }
         replica.misses++
         this.emit('miss', replica)
         if (replica.misses >= this.options.heartbeatMisses) this.fail(replica, `missed ${replica.misses} heartbeats`)
-      }))
+      }), ...this.failedServers().map(async server => { await this.recover(server) })])
     } finally {
       this.probing = false
     }
@@ -298,8 +321,24 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     const wasHealthy = replica.state === 'healthy'
     this.leave(replica, reason, 'failed')
     this.options.log.warn({ replica: hostname, reason }, 'replica failed')
-    // a replica still starting belongs to an add or a respawn, which reports it
-    if (wasHealthy) this.respawn(replica)
+    // a replica still starting belongs to an add or a respawn, which reports it; a server ringlb does not run is only probed
+    if (wasHealthy && !this.external) this.respawn(replica)
+  }
+
+  /** An external driver's servers out of the ring after failing: the heartbeat keeps asking them. */
+  private failedServers (): Replica[] {
+    return this.external ? this.all().filter(r => r.state === 'failed') : []
+  }
+
+  /** A failed server that answers its health check again goes back into the ring, through the change queue like any other change. */
+  private async recover (server: Replica): Promise<void> {
+    if (!(await this.alive(server, this.options.heartbeatTimeoutMs))) return
+    // not awaited: the heartbeat tick does not wait behind an /add or /rm
+    void this.serial(async () => {
+      if (this.closed || this.replicas.get(server.hostname) !== server || server.state !== 'failed') return
+      this.join(server)
+      this.options.log.info({ replica: server.hostname, url: server.url }, 'server answers its health check again; back in the ring')
+    })
   }
 
   private respawn (replica: Replica): void {
