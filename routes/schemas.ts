@@ -29,6 +29,17 @@ export function changeBody (maxReplicas: number) {
   })
 }
 
+/** The body of /add: /rm's, and the origins of servers ringlb does not run. */
+export function addBody (maxReplicas: number) {
+  return Type.Object({
+    ...changeBody(maxReplicas).properties,
+    // any JSON here: the replica manager checks each entry and names the faulty one
+    urls: Type.Optional(Type.Array(Type.Unknown(), {
+      description: 'LB_DRIVER=static only, and required there: one http://host:port per new server, each answering LB_HEALTH_PATH'
+    }))
+  })
+}
+
 export const MapQuery = Type.Object({
   id: Type.String({ description: 'the request id, an integer' })
 })
