@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { badRequest, unavailable } from '../lib/errors.js'
+import { badRequest, conflict, unavailable } from '../lib/errors.js'
 import { parseIntegerId } from '../lib/proxy/request-key.js'
-import { ErrorBody, MapQuery, Mapping, ReplicaSet } from './schemas.js'
+import { ErrorBody, MapQuery, Mapping, ReplicaSet, failure } from './schemas.js'
 
 /** Read-only routes: liveness, the replica set, and where an id goes. */
 const infoRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -21,9 +21,10 @@ const infoRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['info'],
       summary: 'Which replica a request with this id reaches now; nothing is forwarded',
       querystring: MapQuery,
-      response: { 200: Mapping, 400: ErrorBody, 503: ErrorBody }
+      response: { 200: Mapping, 400: ErrorBody, 409: failure('LB_HASH=round-robin: no replica owns an id'), 503: ErrorBody }
     }
   }, async (request) => {
+    if (app.ring.scheme === 'round-robin') throw conflict('LB_HASH=round-robin sends each request to the next replica in turn: no replica owns an id')
     const id = parseIntegerId(request.query.id)
     if (id === undefined) throw badRequest(`id must be an integer, got '${request.query.id}'`)
     const replica = app.ring.lookup(id)
