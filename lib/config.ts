@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import envSchema from 'env-schema'
+import { DEFAULT_HASH_KEY, type KeySource, parseHashKey } from './proxy/key-sources.js'
 import { type Upstream, parseUpstreams } from './replicas/upstreams.js'
 import type { RingOptions } from './rings/index.js'
 import { isPrime } from './rings/maglev.js'
@@ -20,6 +21,7 @@ export const ConfigSchema = Type.Object({
   LB_REPLICAS: Type.Integer({ minimum: 0, default: 3 }),
   LB_MAX_REPLICAS: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
   LB_HASH: oneOf(['maglev', 'ring', 'assignment', 'round-robin'], 'maglev'),
+  LB_HASH_KEY: Type.String({ default: DEFAULT_HASH_KEY }),
   LB_SLOTS: Type.Integer({ minimum: 2, maximum: 1 << 20, default: 512 }),
   LB_VNODES: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
   LB_MAGLEV_TABLE: Type.Integer({ minimum: 3, maximum: 10_000_019, default: 65537 }),
@@ -53,7 +55,9 @@ export const ConfigSchema = Type.Object({
 
 export type RawConfig = Static<typeof ConfigSchema>
 
-export interface Config extends Omit<RawConfig, 'LB_REPLICA_ENV' | 'LB_UPSTREAMS'> {
+export interface Config extends Omit<RawConfig, 'LB_REPLICA_ENV' | 'LB_UPSTREAMS' | 'LB_HASH_KEY'> {
+  /** where a request's key comes from, in order (parsed LB_HASH_KEY) */
+  LB_HASH_KEY: KeySource[]
   /** virtual servers per replica for `assignment`: LB_VNODES, else log2 of the slot count */
   LB_VNODES: number
   /** extra environment for every replica, parsed from its JSON object (empty when unset) */
@@ -114,6 +118,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   const config: Config = {
     ...raw,
     LB_VNODES: raw.LB_VNODES ?? Math.floor(Math.log2(raw.LB_SLOTS)),
+    LB_HASH_KEY: parseSetting('LB_HASH_KEY', raw.LB_HASH_KEY, parseHashKey, parseHashKey(DEFAULT_HASH_KEY)),
     LB_REPLICA_ENV: parseSetting('LB_REPLICA_ENV', raw.LB_REPLICA_ENV, parseReplicaEnv, {}),
     LB_UPSTREAMS: parseSetting('LB_UPSTREAMS', raw.LB_UPSTREAMS, parseUpstreams, [])
   }
