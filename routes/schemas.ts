@@ -41,14 +41,19 @@ export function addBody (maxReplicas: number) {
 }
 
 export const MapQuery = Type.Object({
-  id: Type.String({ description: 'the request id, an integer' })
+  id: Type.Optional(Type.String({ description: 'the request id, an integer' })),
+  key: Type.Optional(Type.String({ description: 'a key as LB_HASH_KEY\'s sources give it: any text (an integer is itself, other text is hashed)' }))
 })
 
-export const Mapping = Type.Object({
-  request_id: Type.Integer(),
+const Owner = {
   mapped_server: Type.Integer({ description: 'numeric server id of the replica' }),
   hostname: Type.String()
-})
+}
+
+export const Mapping = Type.Union([
+  Type.Object({ request_id: Type.Integer(), ...Owner }, { description: '?id=' }),
+  Type.Object({ key: Type.String(), ...Owner }, { description: '?key=' })
+])
 
 const Counts = {
   requests: Type.Integer({ minimum: 0, description: 'proxied requests answered by this replica' }),

@@ -1,3 +1,6 @@
+import { hashText } from '../rings/hash.js'
+import { parseIntegerId } from './request-key.js'
+
 /**
  * LB_HASH_KEY: where a request's key comes from, an ordered list of sources,
  * the first present wins (as Envoy's hash policies and HAProxy's `balance
@@ -75,4 +78,9 @@ export function cookieValue (header: string, name: string): string | undefined {
     if (eq !== -1 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1')
   }
   return undefined
+}
+
+/** A source's value as a key: an integer is itself (so `?id=42` and `key=42` agree), any other text its hash. */
+export function keyOfText (text: string): number {
+  return parseIntegerId(text) ?? hashText(text)
 }

@@ -104,16 +104,23 @@ async function startOrigin (): Promise<{ url: string, served: () => number, clos
   }
 }
 
-/** Sends the key sequence through the balancer; records per request whether its cache had it (Varnish's X-Varnish holds two ids on a hit). */
+/**
+ * Sends the key sequence through the balancer; records per request whether its cache had it (Varnish's X-Varnish
+ * holds two ids on a hit). `firstHit` is about each key's first request *sent*: one that waited on a concurrent
+ * miss for the same key (Varnish coalesces them) answers as a hit, and may finish first.
+ */
 async function sendPhase (pool: Pool, sequence: number[], concurrency: number, onRequest: () => void): Promise<{ phase: Omit<CachePhase, 'N' | 'originRequests'>, firstHit: Map<number, boolean> }> {
   const byCache = new Map<string, { requests: number, hits: number }>()
   const firstHit = new Map<number, boolean>()
+  const firstIndex = new Map<number, number>()
+  sequence.forEach((rank, index) => { if (!firstIndex.has(rank)) firstIndex.set(rank, index) })
   let hits = 0
   let errors = 0
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < sequence.length) {
-      const rank = sequence[next++]
+      const index = next++
+      const rank = sequence[index]
       try {
         const res = await pool.request({ method: 'GET', path: `/object/${rank}?id=${idOf(rank)}` })
         await res.body.dump()
@@ -124,7 +131,7 @@ async function sendPhase (pool: Pool, sequence: number[], concurrency: number, o
         row.requests++
         if (hit) { row.hits++; hits++ }
         byCache.set(cache, row)
-        if (!firstHit.has(rank)) firstHit.set(rank, hit)
+        if (firstIndex.get(rank) === index) firstHit.set(rank, hit)
       } catch {
         errors++
       } finally {
