@@ -5,7 +5,7 @@ import type { Driver, ReplicaHandle } from './drivers/driver.js'
 import { LbError, badRequest, conflict, notFound, unavailable } from '../errors.js'
 import { heartbeat } from './heartbeat.js'
 import { InFlight } from '../proxy/in-flight.js'
-import { generatedName, isValidHostname, lowestFreeIds } from './names.js'
+import { checkHostnames, generatedName, lowestFreeIds } from './names.js'
 import { newUpstreamOrigins } from './upstreams.js'
 import type { Ring } from '../rings/index.js'
 
@@ -134,7 +134,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
    */
   async add (n: number, hostnames: string[] = [], urls?: unknown): Promise<Replica[]> {
     if (hostnames.length > n) throw badRequest('Length of hostname list is more than newly added instances')
-    this.checkNames(hostnames)
+    checkHostnames(hostnames)
     if (!this.external && urls !== undefined) throw badRequest(`urls is only read with LB_DRIVER=static: this balancer runs its replicas itself (LB_DRIVER=${this.options.driver.name})`)
     return await this.serial(async () => {
       const origins = this.external ? newUpstreamOrigins(urls, n, new Map(this.all().map(r => [r.url, r.hostname]))) : undefined
@@ -155,7 +155,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
    */
   async remove (n: number, hostnames: string[] = []): Promise<Replica[]> {
     if (hostnames.length > n) throw badRequest('Length of hostname list is more than removable instances')
-    this.checkNames(hostnames)
+    checkHostnames(hostnames)
     return await this.serial(async () => {
       for (const name of hostnames) {
         if (!this.replicas.has(name)) throw notFound(`'${name}' is not a replica of this balancer`)
@@ -199,17 +199,6 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     // a change under way finishes first (pending respawns see `closed` and do nothing)
     await this.queue.drained()
     await this.options.driver.close({ keepReplicas })
-  }
-
-  private checkNames (hostnames: string[]): void {
-    const seen = new Set<string>()
-    for (const name of hostnames) {
-      if (typeof name !== 'string' || !isValidHostname(name)) {
-        throw badRequest(`'${String(name)}' is not a valid hostname: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`)
-      }
-      if (seen.has(name)) throw badRequest(`hostname '${name}' is given more than once`)
-      seen.add(name)
-    }
   }
 
   private async serial<T> (task: () => Promise<T>): Promise<T> {

@@ -54,7 +54,7 @@ export interface CacheFarmRun {
   after: CachePhase
   /** distinct keys sent in both phases */
   keys: number
-  /** of those, keys whose first request after the /add missed: their cache changed */
+  /** of those, keys that missed after the /add, when every key was cached already: their cache changed */
   movedMissed: number
   /** of those, keys whose owner changed by /map_request (consistent schemes only) */
   ownerChanged?: number
@@ -106,21 +106,18 @@ async function startOrigin (): Promise<{ url: string, served: () => number, clos
 
 /**
  * Sends the key sequence through the balancer; records per request whether its cache had it (Varnish's X-Varnish
- * holds two ids on a hit). `firstHit` is about each key's first request *sent*: one that waited on a concurrent
- * miss for the same key (Varnish coalesces them) answers as a hit, and may finish first.
+ * holds two ids on a hit), and which keys missed at least once. (Not "the key's first request": of two requests
+ * for a key sent together, either may reach the cache first, and the other waits on it and answers as a hit.)
  */
-async function sendPhase (pool: Pool, sequence: number[], concurrency: number, onRequest: () => void): Promise<{ phase: Omit<CachePhase, 'N' | 'originRequests'>, firstHit: Map<number, boolean> }> {
+async function sendPhase (pool: Pool, sequence: number[], concurrency: number, onRequest: () => void): Promise<{ phase: Omit<CachePhase, 'N' | 'originRequests'>, missed: Set<number> }> {
   const byCache = new Map<string, { requests: number, hits: number }>()
-  const firstHit = new Map<number, boolean>()
-  const firstIndex = new Map<number, number>()
-  sequence.forEach((rank, index) => { if (!firstIndex.has(rank)) firstIndex.set(rank, index) })
+  const missed = new Set<number>()
   let hits = 0
   let errors = 0
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < sequence.length) {
-      const index = next++
-      const rank = sequence[index]
+      const rank = sequence[next++]
       try {
         const res = await pool.request({ method: 'GET', path: `/object/${rank}?id=${idOf(rank)}` })
         await res.body.dump()
@@ -131,7 +128,7 @@ async function sendPhase (pool: Pool, sequence: number[], concurrency: number, o
         row.requests++
         if (hit) { row.hits++; hits++ }
         byCache.set(cache, row)
-        if (firstIndex.get(rank) === index) firstHit.set(rank, hit)
+        if (!hit) missed.add(rank)
       } catch {
         errors++
       } finally {
@@ -141,7 +138,7 @@ async function sendPhase (pool: Pool, sequence: number[], concurrency: number, o
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   const caches = [...byCache.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([cache, row]) => ({ cache, ...row }))
-  return { phase: { requests: sequence.length, hits, errors, byCache: caches }, firstHit }
+  return { phase: { requests: sequence.length, hits, errors, byCache: caches }, missed }
 }
 
 /** Where each key goes now, by /map_request (undefined under round-robin, which has no owner). */
@@ -192,7 +189,7 @@ export async function cacheFarm (options: CacheFarmOptions): Promise<CacheFarmRu
         before: { N: 3, ...before.phase, originRequests: originBefore },
         after: { N: 4, ...after.phase, originRequests: origin.served() - originBefore },
         keys: distinct.length,
-        movedMissed: distinct.filter(rank => after.firstHit.get(rank) === false).length,
+        movedMissed: after.missed.size,
         ownerChanged: ownersBefore === undefined || ownersAfter === undefined ? undefined : distinct.filter(rank => ownersBefore.get(rank) !== ownersAfter.get(rank)).length
       })
     } finally {

@@ -23,7 +23,7 @@ export function phaseValues (a5: CacheFarmResults, measure: 'hitRatio' | 'origin
 
 /** The A-5 table: one row per scheme. */
 export function cacheTable (a5: CacheFarmResults): string[] {
-  const rows = ['| scheme | hit ratio, N=3 | origin requests, N=3 | hit ratio, N=4 after /add | origin requests, N=4 | keys that missed because they moved | keys whose owner changed (/map_request) |',
+  const rows = ['| scheme | hit ratio, N=3 | origin requests, N=3 | hit ratio, N=4 after /add | origin requests, N=4 | keys that missed after the /add (they moved) | keys whose owner changed (/map_request) |',
     '|---|---:|---:|---:|---:|---:|---:|']
   for (const r of a5.runs) {
     rows.push(`| ${r.scheme} | ${pct(r.before.hits, r.before.requests)} | ${r.before.originRequests.toLocaleString('en')} | ${pct(r.after.hits, r.after.requests)} | ${r.after.originRequests.toLocaleString('en')} | ` +
@@ -52,7 +52,7 @@ export function cacheReport (a5: CacheFarmResults): string[] {
     '- **After the /add**, a consistent scheme\'s only misses are the keys that moved to the new cache, and they are exactly the keys whose owner `/map_request` says changed: ' +
     consistent.map(r => `${r.scheme} ${pct(r.movedMissed, r.keys)}`).join(', ') + ' of the keys, against the 1/4 a perfectly even scheme moves when going from 3 to 4. ' +
     '`assignment` follows its own layout (see A-4), so its share can be far from 1/4.' +
-    (rr === undefined ? '' : ` Under round-robin the new cache starts empty and takes a quarter of every key's requests, so ${pct(rr.movedMissed, rr.keys)} of the keys missed on their first request after the /add.`),
+    (rr === undefined ? '' : ` Under round-robin the new cache starts empty and takes a quarter of every key's requests, so ${pct(rr.movedMissed, rr.keys)} of the keys missed there at least once after the /add.`),
     ''
   ]
 }
