@@ -3,7 +3,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
-import { build, until } from './helper.js'
+import { build, until } from '../helper.js'
 
 /*
  * LB_DRIVER=static: servers the balancer does not run, here plain node:http
@@ -143,7 +143,7 @@ t.test('static upstreams: health-checked, ejected on failure, back on recovery, 
 })
 
 t.test('/add with urls is refused when the balancer runs its replicas itself', async t => {
-  const { EchoDriver } = await import('./support/echo-driver.js')
+  const { EchoDriver } = await import('../support/echo-driver.js')
   const app = await build(t, { LB_REPLICAS: '1' }, { driver: new EchoDriver() })
   const res = await app.inject({ method: 'POST', url: '/add', headers: json, payload: { n: 1, urls: ['http://127.0.0.1:1'] } })
   t.equal(res.statusCode, 400)

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
-import { freePort } from '../lib/free-port.js'
-import type { ProcessDriver } from '../lib/replicas/drivers/process.js'
-import { BalancerProcess } from '../scripts/chaos/balancer.js'
-import { build, until } from './helper.js'
+import { freePort } from '../../lib/free-port.js'
+import type { ProcessDriver } from '../../lib/replicas/drivers/process.js'
+import { BalancerProcess } from '../../scripts/chaos/balancer.js'
+import { build, until } from '../helper.js'
 
 /*
  * LB_REPLICA_COMMAND with a server that is not ringlb's: Python's http.server,

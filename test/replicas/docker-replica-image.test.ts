@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { LABELS } from '../lib/replicas/drivers/docker.js'
-import { TEST_RUN_LABEL, docker, dockerPs, dockerSkipReason, removeRun, testRun } from './docker-engine.js'
-import { build } from './helper.js'
+import { LABELS } from '../../lib/replicas/drivers/docker.js'
+import { TEST_RUN_LABEL, docker, dockerPs, dockerSkipReason, removeRun, testRun } from '../docker-engine.js'
+import { build } from '../helper.js'
 
 /*
  * LB_REPLICA_IMAGE: replicas from an image that is not the shared one. The
@@ -44,7 +44,7 @@ t.test('replicas from an image of their own, with its entrypoint, LB_REPLICA_ENV
   try {
     await docker.getImage(BASE).inspect()
   } catch {
-    await run('sh', [fileURLToPath(new URL('../docker/make-base.sh', import.meta.url)), BASE])
+    await run('sh', [fileURLToPath(new URL('../../docker/make-base.sh', import.meta.url)), BASE])
   }
   writeFileSync(join(dir, 'server.cjs'), SERVER)
   writeFileSync(join(dir, 'Dockerfile'), `FROM ${BASE}\nCOPY server.cjs /srv/server.cjs\nLABEL ${TEST_RUN_LABEL}=${testrun.instance}\nENTRYPOINT ["node", "/srv/server.cjs"]\n`)

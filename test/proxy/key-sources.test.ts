@@ -1,6 +1,6 @@
 import t from 'tap'
-import { loadConfig } from '../lib/config.js'
-import { cookieValue, keyHeaders, parseHashKey } from '../lib/proxy/key-sources.js'
+import { loadConfig } from '../../lib/config.js'
+import { cookieValue, keyHeaders, parseHashKey } from '../../lib/proxy/key-sources.js'
 
 t.test('LB_HASH_KEY: an ordered list of sources; the default is the id parameter, then X-Request-Id, then random', async t => {
   t.same(loadConfig({}).LB_HASH_KEY, [{ kind: 'query', name: 'id' }, { kind: 'header', name: 'x-request-id' }, { kind: 'random' }])
