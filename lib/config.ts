@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import envSchema from 'env-schema'
-import { DEFAULT_HASH_KEY, type KeySource, parseHashKey } from './proxy/key-sources.js'
+import { DEFAULT_HASH_KEY, type HashKeySource, parseHashKey } from './proxy/key-sources.js'
 import { type Upstream, parseUpstreams } from './replicas/upstreams.js'
 import type { RingOptions } from './rings/index.js'
 import { isPrime } from './rings/maglev.js'
@@ -57,7 +57,7 @@ export type RawConfig = Static<typeof ConfigSchema>
 
 export interface Config extends Omit<RawConfig, 'LB_REPLICA_ENV' | 'LB_UPSTREAMS' | 'LB_HASH_KEY'> {
   /** where a request's key comes from, in order (parsed LB_HASH_KEY) */
-  LB_HASH_KEY: KeySource[]
+  LB_HASH_KEY: HashKeySource[]
   /** virtual servers per replica for `assignment`: LB_VNODES, else log2 of the slot count */
   LB_VNODES: number
   /** extra environment for every replica, parsed from its JSON object (empty when unset) */

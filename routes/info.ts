@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { badRequest, conflict, unavailable } from '../lib/errors.js'
-import { keyOfText } from '../lib/proxy/key-sources.js'
-import { parseIntegerId } from '../lib/proxy/request-key.js'
+import { keyOfText, parseIntegerId } from '../lib/proxy/request-key.js'
 import { ErrorBody, MapQuery, Mapping, ReplicaSet, failure } from './schemas.js'
 
 /** Read-only routes: liveness, the replica set, and where an id goes. */

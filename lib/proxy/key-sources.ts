@@ -1,13 +1,10 @@
-import { hashText } from '../rings/hash.js'
-import { parseIntegerId } from './request-key.js'
-
 /**
  * LB_HASH_KEY: where a request's key comes from, an ordered list of sources,
  * the first present wins (as Envoy's hash policies and HAProxy's `balance
  * hdr()` / `url_param` choose). Parsed once at start; the per-request part is
  * in request-key.ts.
  */
-export type KeySource =
+export type HashKeySource =
   | { kind: 'query', name: string }
   | { kind: 'header', name: string }
   | { kind: 'cookie', name: string }
@@ -22,19 +19,19 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 /** a query parameter or cookie name: printable, without the separators that end it */
 const NAME = /^[^\s=;&?#%]+$/
 
-function describe (source: KeySource): string {
+function describe (source: HashKeySource): string {
   return 'name' in source ? `${source.kind}:${source.name}` : source.kind
 }
 
 /** Parses LB_HASH_KEY; throws an Error naming the faulty entry. Header names are lower-cased, as both transports see them. */
-export function parseHashKey (text: string): KeySource[] {
-  const sources: KeySource[] = []
+export function parseHashKey (text: string): HashKeySource[] {
+  const sources: HashKeySource[] = []
   for (const entry of text.split(',').map(e => e.trim())) {
     if (entry === '') throw new Error('has an empty entry')
     const colon = entry.indexOf(':')
     const kind = colon === -1 ? entry : entry.slice(0, colon)
     const name = colon === -1 ? undefined : entry.slice(colon + 1)
-    let source: KeySource
+    let source: HashKeySource
     switch (kind) {
       case 'query':
       case 'cookie':
@@ -62,7 +59,7 @@ export function parseHashKey (text: string): KeySource[] {
 }
 
 /** The header names a key needs read, for a transport that parses headers itself (the fast path). */
-export function keyHeaders (sources: KeySource[]): Set<string> {
+export function keyHeaders (sources: readonly HashKeySource[]): Set<string> {
   const names = new Set<string>()
   for (const source of sources) {
     if (source.kind === 'header') names.add(source.name)
@@ -78,9 +75,4 @@ export function cookieValue (header: string, name: string): string | undefined {
     if (eq !== -1 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1')
   }
   return undefined
-}
-
-/** A source's value as a key: an integer is itself (so `?id=42` and `key=42` agree), any other text its hash. */
-export function keyOfText (text: string): number {
-  return parseIntegerId(text) ?? hashText(text)
 }
