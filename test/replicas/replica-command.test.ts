@@ -83,6 +83,17 @@ t.test('a foreign command as replicas: its environment, its requests, its death 
     t.match(replaced, { id: 1, state: 'healthy', respawns: 1 })
   })
 
+  t.test('the guard itself killed with SIGKILL: the balancer kills what it left, and replaces the replica', async t => {
+    const [server, sleeper] = pidsOf(dir, 'server-0')
+    // the guard is the shell's parent; the command exec'd in the shell, so the server's parent
+    const guard = Number(readFileSync(`/proc/${server}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1])
+    t.not(guard, process.pid, 'a guard between the balancer and the command')
+    process.kill(guard, 'SIGKILL')
+    await until('the orphaned tree gone', () => !alive(server) && !alive(sleeper), 5000)
+    await until('server-0 replaced', () => driver.pid('server-0') !== undefined && driver.pid('server-0') !== server && app.replicas.healthy().length === 2)
+    t.pass('no process left behind, and two replicas again')
+  })
+
   t.test('/rm stops the command and every process it started', async t => {
     const pids = pidsOf(dir, 'server-1')
     const res = await app.inject({ method: 'DELETE', url: '/rm', headers: { 'content-type': 'application/json' }, payload: { n: 1, hostnames: ['server-1'] } })

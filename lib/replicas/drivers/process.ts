@@ -103,6 +103,8 @@ export class ProcessDriver implements Driver {
       })
       child.once('exit', (code, signal) => {
         if (this.children.get(spec.hostname) === record) this.children.delete(spec.hostname)
+        // a guard that was killed itself could not stop its command: what is left of the group goes now
+        if (command !== undefined) this.killGroup(record.pid)
         if (!record.stopping) {
           const exit = { hostname: spec.hostname, reason: record.exitReason ?? (signal !== null ? `killed by ${signal}` : `exited with code ${code}`) }
           for (const listener of this.listeners) listener(exit)
@@ -198,11 +200,15 @@ export class ProcessDriver implements Driver {
    * killed alone, could not stop it any more), then the child itself.
    */
   private kill (record: Pick<Child, 'child' | 'pid'>): void {
-    if (this.options.command !== undefined && record.pid !== undefined) {
-      try {
-        process.kill(-record.pid, 'SIGKILL')
-      } catch {}
-    }
+    if (this.options.command !== undefined) this.killGroup(record.pid)
     record.child.kill('SIGKILL')
+  }
+
+  /** SIGKILL to a command's process group, led by the shell the guard started; a group already gone is no error. */
+  private killGroup (leader: number | undefined): void {
+    if (leader === undefined) return
+    try {
+      process.kill(-leader, 'SIGKILL')
+    } catch {}
   }
 }
