@@ -60,7 +60,8 @@ export default fp(async (app) => {
     load: backends.load,
     balanceFactor: config.LB_BALANCE_FACTOR,
     reportFailure: (hostname) => { backends.reportFailure(hostname) },
-    counts: metrics
+    counts: metrics,
+    hashKey: config.LB_HASH_KEY
   })
   const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
   backends.on('leave', (replica) => { void pools.release(replica.url) })

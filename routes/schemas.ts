@@ -29,15 +29,31 @@ export function changeBody (maxReplicas: number) {
   })
 }
 
+/** The body of /add: /rm's, and the origins of servers ringlb does not run. */
+export function addBody (maxReplicas: number) {
+  return Type.Object({
+    ...changeBody(maxReplicas).properties,
+    // any JSON here: the replica manager checks each entry and names the faulty one
+    urls: Type.Optional(Type.Array(Type.Unknown(), {
+      description: 'LB_DRIVER=static only, and required there: one http://host:port per new server, each answering LB_HEALTH_PATH'
+    }))
+  })
+}
+
 export const MapQuery = Type.Object({
-  id: Type.String({ description: 'the request id, an integer' })
+  id: Type.Optional(Type.String({ description: 'the request id, an integer' })),
+  key: Type.Optional(Type.String({ description: 'a key as LB_HASH_KEY\'s sources give it: any text (an integer is itself, other text is hashed)' }))
 })
 
-export const Mapping = Type.Object({
-  request_id: Type.Integer(),
+const Owner = {
   mapped_server: Type.Integer({ description: 'numeric server id of the replica' }),
   hostname: Type.String()
-})
+}
+
+export const Mapping = Type.Union([
+  Type.Object({ request_id: Type.Integer(), ...Owner }, { description: '?id=' }),
+  Type.Object({ key: Type.String(), ...Owner }, { description: '?key=' })
+])
 
 const Counts = {
   requests: Type.Integer({ minimum: 0, description: 'proxied requests answered by this replica' }),

@@ -25,6 +25,35 @@ t.test('values are read and typed', async t => {
   t.equal(c.LB_ADMIN_TOKEN, 's3cret')
 })
 
+t.test('your own service: command, image, environment, health path and static upstreams are read', async t => {
+  const c = loadConfig({
+    LB_REPLICA_COMMAND: 'exec python3 -m http.server "$PORT"',
+    LB_REPLICA_IMAGE: 'nginx:alpine',
+    LB_REPLICA_PORT: '80',
+    LB_REPLICA_ENV: '{"CACHE_MB": "64", "MODE": ""}',
+    LB_HEALTH_PATH: '/healthz?deep=1'
+  })
+  t.equal(c.LB_REPLICA_COMMAND, 'exec python3 -m http.server "$PORT"')
+  t.equal(c.LB_REPLICA_IMAGE, 'nginx:alpine')
+  t.equal(c.LB_REPLICA_PORT, 80)
+  t.same(c.LB_REPLICA_ENV, { CACHE_MB: '64', MODE: '' })
+  t.equal(c.LB_HEALTH_PATH, '/healthz?deep=1')
+  const d = loadConfig({})
+  t.equal(d.LB_REPLICA_COMMAND, undefined, 'unset: the built-in replica')
+  t.equal(d.LB_REPLICA_IMAGE, undefined, 'unset: the shared image')
+  t.equal(d.LB_REPLICA_PORT, 5000)
+  t.same(d.LB_REPLICA_ENV, {})
+  t.equal(d.LB_HEALTH_PATH, '/heartbeat')
+  t.same(d.LB_UPSTREAMS, [])
+  const s = loadConfig({ LB_DRIVER: 'static', LB_UPSTREAMS: ' cache-a=http://127.0.0.1:9001/ , http://localhost,http://10.0.0.7:8080' })
+  t.same(s.LB_UPSTREAMS, [
+    { hostname: 'cache-a', url: 'http://127.0.0.1:9001' },
+    { hostname: 'upstream-1', url: 'http://localhost' },
+    { hostname: 'upstream-2', url: 'http://10.0.0.7:8080' }
+  ], 'named, or named by position; origins normalised')
+  t.equal(loadConfig({ LB_HASH: 'round-robin' }).LB_HASH, 'round-robin')
+})
+
 t.test('a bad value throws a message naming the variable', async t => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: 'abc' }, /PORT/],
@@ -38,7 +67,24 @@ t.test('a bad value throws a message naming the variable', async t => {
     [{ LB_HASH: 'assignment', LB_SLOTS: '64' }, /LB_SLOTS \(64\) cannot hold LB_MAX_REPLICAS/],
     [{ LB_BALANCE_FACTOR: 'lots' }, /LB_BALANCE_FACTOR/],
     [{ LB_WORKERS: '0' }, /LB_WORKERS/],
-    [{ LB_WORKERS: 'two' }, /LB_WORKERS/]
+    [{ LB_WORKERS: 'two' }, /LB_WORKERS/],
+    [{ LB_REPLICA_ENV: '{"A": 1' }, /LB_REPLICA_ENV is not valid JSON/],
+    [{ LB_REPLICA_ENV: '["A"]' }, /LB_REPLICA_ENV must be a JSON object of strings/],
+    [{ LB_REPLICA_ENV: '{"A": 1}' }, /LB_REPLICA_ENV has A=1: every value must be a string/],
+    [{ LB_REPLICA_ENV: '{"A B": "1"}' }, /LB_REPLICA_ENV has 'A B', which is not an environment variable name/],
+    [{ LB_REPLICA_PORT: '0' }, /LB_REPLICA_PORT/],
+    [{ LB_REPLICA_COMMAND: '' }, /LB_REPLICA_COMMAND/],
+    [{ LB_HEALTH_PATH: 'healthz' }, /LB_HEALTH_PATH/],
+    [{ LB_HEALTH_PATH: '/a b' }, /LB_HEALTH_PATH/],
+    [{ LB_DRIVER: 'static' }, /LB_DRIVER=static needs LB_UPSTREAMS/],
+    [{ LB_UPSTREAMS: 'http://127.0.0.1:9001' }, /LB_UPSTREAMS is only read with LB_DRIVER=static/],
+    [{ LB_DRIVER: 'static', LB_UPSTREAMS: 'https://a.example:443' }, /LB_UPSTREAMS has 'https:\/\/a.example:443' is not an http:\/\/ URL/],
+    [{ LB_DRIVER: 'static', LB_UPSTREAMS: 'http://127.0.0.1:9001/api' }, /LB_UPSTREAMS has .* has a path/],
+    [{ LB_DRIVER: 'static', LB_UPSTREAMS: 'a=http://127.0.0.1:9001,a=http://127.0.0.1:9002' }, /LB_UPSTREAMS names 'a' twice/],
+    [{ LB_DRIVER: 'static', LB_UPSTREAMS: 'http://127.0.0.1:9001,http://127.0.0.1:9001/' }, /LB_UPSTREAMS lists http:\/\/127.0.0.1:9001 twice/],
+    [{ LB_DRIVER: 'static', LB_UPSTREAMS: 'http://127.0.0.1:9001,,http://127.0.0.1:9002' }, /LB_UPSTREAMS has an empty entry at position 2/],
+    [{ LB_DRIVER: 'static', LB_UPSTREAMS: '-x=http://127.0.0.1:9001' }, /LB_UPSTREAMS has the name '-x'/],
+    [{ LB_DRIVER: 'static', LB_UPSTREAMS: 'http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3', LB_MAX_REPLICAS: '2', LB_REPLICAS: '2' }, /LB_UPSTREAMS names 3 servers, above LB_MAX_REPLICAS \(2\)/]
   ]
   for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
 })

@@ -3,7 +3,8 @@ import { badAnswerMessage, noAnswerMessage } from '../errors.js'
 import { pickBounded } from '../rings/bounded-load.js'
 import type { Member, Ring } from '../rings/index.js'
 import type { InFlight } from './in-flight.js'
-import { type KeySource, requestKey } from './request-key.js'
+import { type HashKeySource, keyHeaders } from './key-sources.js'
+import { DEFAULT_SOURCES, type KeyInputs, requestKey } from './request-key.js'
 
 /*
  * The one place a proxied request's fate is decided, whichever transport
@@ -56,6 +57,8 @@ export interface LifecycleOptions<R extends ProxyTarget> {
   /** a replica that did not answer, for the health checker to probe now */
   reportFailure: (hostname: string) => void
   counts: ProxyCounts
+  /** where a request's key comes from (LB_HASH_KEY); the default when not given */
+  hashKey?: readonly HashKeySource[]
 }
 
 /** The answer the client gets when there is no replica at all (503). */
@@ -73,7 +76,17 @@ export interface ErrorAnswer {
 }
 
 export class Lifecycle<R extends ProxyTarget> {
-  constructor (readonly options: LifecycleOptions<R>) {}
+  readonly hashKey: readonly HashKeySource[]
+  /** the headers a transport that parses heads itself must read for the key */
+  readonly keyHeaders: ReadonlySet<string>
+  /** the query parameters the key may come from: a transport need parse a query only when it names one */
+  readonly keyParameters: readonly string[]
+
+  constructor (readonly options: LifecycleOptions<R>) {
+    this.hashKey = options.hashKey ?? DEFAULT_SOURCES
+    this.keyHeaders = keyHeaders(this.hashKey)
+    this.keyParameters = this.hashKey.flatMap(source => source.kind === 'query' ? [source.name] : [])
+  }
 
   /** The replica a request with this key goes to now, bounded loads included; undefined when the ring is empty. */
   pick (key: number): R | undefined {
@@ -87,8 +100,8 @@ export class Lifecycle<R extends ProxyTarget> {
   }
 
   /** A request arrives: its first attempt, counted in flight; undefined when there is no replica (answer 503, NO_REPLICAS). */
-  begin (source: KeySource, method: string): ProxiedRequest<R> | undefined {
-    const key = requestKey(source)
+  begin (source: KeyInputs, method: string): ProxiedRequest<R> | undefined {
+    const key = requestKey(source, this.hashKey)
     const replica = this.pick(key)
     return replica === undefined ? undefined : new ProxiedRequest(this, key, IDEMPOTENT.has(method), replica)
   }

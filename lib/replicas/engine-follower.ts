@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ReplicaHandle } from './drivers/driver.js'
-import { heartbeat } from './heartbeat.js'
 
 /** how often a replica out of the ring is probed while its engine restarts it */
 const RECOVER_PROBE_MS = 100
@@ -34,7 +33,7 @@ export interface FollowedSet<R extends FollowedReplica> {
 export class EngineFollower<R extends FollowedReplica> {
   private readonly probing = new Set<R>()
 
-  constructor (private readonly set: FollowedSet<R>, private readonly options: { heartbeatTimeoutMs: number, log: { info: (obj: object, msg?: string) => void } }) {}
+  constructor (private readonly set: FollowedSet<R>, private readonly options: { alive: (replica: R) => Promise<boolean>, log: { info: (obj: object, msg?: string) => void } }) {}
 
   /** Whether a replica is out of the ring, waiting for its engine. */
   recovering (replica: R): boolean {
@@ -71,7 +70,7 @@ export class EngineFollower<R extends FollowedReplica> {
     const current = (): boolean => !this.set.closed() && this.set.get(replica.hostname) === replica && replica.state === 'starting'
     void (async () => {
       while (current()) {
-        if (await heartbeat(replica.url, this.options.heartbeatTimeoutMs)) {
+        if (await this.options.alive(replica)) {
           if (current()) {
             this.set.join(replica)
             this.options.log.info({ replica: replica.hostname, url: replica.url }, 'replica back in the ring')

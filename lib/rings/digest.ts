@@ -8,6 +8,8 @@ function schemeParameters (options: RingOptions): Record<string, number> {
     case 'maglev': return { tableSize: options.tableSize }
     case 'ring': return { vnodes: options.ringVnodes }
     case 'assignment': return { slots: options.slots, vnodes: options.vnodes }
+    // no key decides a round-robin route: the members alone tell two such balancers apart
+    case 'round-robin': return {}
   }
 }
 

@@ -2,12 +2,14 @@ import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../../lib/free-port.js'
 
-/** The built app's entries, next to this script's own compiled tree (dist/scripts/lib → dist/). */
-export const BALANCER_ENTRY = fileURLToPath(new URL('../../server.js', import.meta.url))
-export const REPLICA_ENTRY = fileURLToPath(new URL('../../replica/server.js', import.meta.url))
+/** The built app's entries, next to this script's own compiled tree (dist/scripts/lib → dist/), or in dist/ when it runs from source (tests). */
+const dist = extname(fileURLToPath(import.meta.url)) === '.ts' ? '../../dist/' : '../../'
+export const BALANCER_ENTRY = fileURLToPath(new URL(`${dist}server.js`, import.meta.url))
+export const REPLICA_ENTRY = fileURLToPath(new URL(`${dist}replica/server.js`, import.meta.url))
 
 export interface Running {
   child: ChildProcess

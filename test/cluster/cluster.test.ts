@@ -253,3 +253,19 @@ t.test('a cluster whose port is taken exits 1 instead of forking workers again a
   const [code] = await once(primary, 'exit')
   t.equal(code, 1)
 })
+
+t.test('with LB_HASH_KEY, every worker reads the same key as the primary\'s /map_request?key=', async t => {
+  const { base } = await startCluster(t, { LB_HASH_KEY: 'cookie:session,header:x-user' })
+  const wrong: string[] = []
+  for (let i = 0; i < 40; i++) {
+    const user = `user-${i}`
+    const headers = i % 2 === 0 ? { cookie: `theme=dark; session=${user}` } : { 'x-user': user }
+    // a new connection each time: node:cluster deals them to the workers in turn
+    const proxied = await request(`${base}/home`, { headers, reset: true })
+    await proxied.body.dump()
+    const { body: mapped } = await json<{ hostname: string }>(`${base}/map_request?key=${user}`)
+    if (proxied.headers['x-ringlb-replica'] !== mapped.hostname) wrong.push(`${user}: from ${String(proxied.headers['x-ringlb-replica'])}, mapped to ${mapped.hostname}`)
+  }
+  t.same(wrong, [])
+  t.ok((await workerStats(base)).every(w => w.requests > 0), 'both workers proxied some of them')
+})

@@ -10,7 +10,7 @@ t.test('a request head the fast path can forward', async t => {
     query: 'id=42&x=1',
     lines: ['X-Request-Id: abc', 'Accept: */*'],
     host: 'lb:5000',
-    requestId: 'abc',
+    keyHeaders: { 'x-request-id': 'abc' },
     forwardedFor: '10.0.0.1',
     close: false
   }, 'hop-by-hop headers, Host, the X-Forwarded trio and an empty length are the balancer\'s to write')

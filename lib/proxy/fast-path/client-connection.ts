@@ -113,13 +113,15 @@ export class ClientConnection<R extends ProxyTarget> implements ExchangeClient {
     }
     clearTimeout(this.headTimer)
     this.headTimer = undefined
-    const head = parseRequestHead(buffered.toString('latin1', 0, end))
+    const { lifecycle } = options
+    const head = parseRequestHead(buffered.toString('latin1', 0, end), lifecycle.keyHeaders)
     if (head === undefined || options.isOwn(head.path)) {
       this.handOff()
       return
     }
-    const query = head.query.includes('id') || head.query.includes('%') ? parseQuery(head.query) : undefined
-    const request = options.lifecycle.begin({ query, headers: { 'x-request-id': head.requestId } }, head.method)
+    // parsing a query costs: only one that may hold a key parameter (perhaps %-encoded) is parsed
+    const query = head.query !== '' && (head.query.includes('%') || lifecycle.keyParameters.some(name => head.query.includes(name))) ? parseQuery(head.query) : undefined
+    const request = lifecycle.begin({ query, headers: head.keyHeaders, url: head.target, ip: this.socket.remoteAddress }, head.method)
     // no replica to send it to: the undici path answers, in the contract's error shape
     if (request === undefined) {
       this.handOff()

@@ -13,6 +13,9 @@ const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/
 const REQUEST_LINE = /^(GET|HEAD) (\/[!-"$-~]*) HTTP\/1\.1$/
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/
 
+/** the headers the default key (LB_HASH_KEY) reads */
+const DEFAULT_KEY_HEADERS: ReadonlySet<string> = new Set(['x-request-id'])
+
 /** The end of a message head (the blank line), or -1 while it has not all arrived. */
 export function headEnd (buffer: Buffer): number {
   return buffer.indexOf('\r\n\r\n', 0, 'latin1')
@@ -29,7 +32,8 @@ export interface RequestHead {
   /** the header lines to forward as they came: hop-by-hop ones and Host left out */
   lines: string[]
   host: string | undefined
-  requestId: string | undefined
+  /** the values of the headers the request's key is read from (LB_HASH_KEY), by lower-case name */
+  keyHeaders: Record<string, string>
   forwardedFor: string | undefined
   /** the client asked to close the connection after this answer */
   close: boolean
@@ -42,7 +46,7 @@ export interface RequestHead {
  * Connection header naming other headers, repeated headers the balancer
  * reads, or anything malformed.
  */
-export function parseRequestHead (head: string): RequestHead | undefined {
+export function parseRequestHead (head: string, keyHeaders: ReadonlySet<string> = DEFAULT_KEY_HEADERS): RequestHead | undefined {
   const lines = head.split('\r\n')
   const start = REQUEST_LINE.exec(lines[0])
   if (start === null) return undefined
@@ -52,22 +56,23 @@ export function parseRequestHead (head: string): RequestHead | undefined {
   // the router decodes %xx before it matches the balancer's own routes: let it
   if (path.includes('%')) return undefined
   let sawLength = false
-  const request: RequestHead = { method: start[1] as 'GET' | 'HEAD', target, path, query: q === -1 ? '' : target.slice(q + 1), lines: [], host: undefined, requestId: undefined, forwardedFor: undefined, close: false }
+  const request: RequestHead = { method: start[1] as 'GET' | 'HEAD', target, path, query: q === -1 ? '' : target.slice(q + 1), lines: [], host: undefined, keyHeaders: {}, forwardedFor: undefined, close: false }
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]
     if (!HEADER_LINE.test(line)) return undefined
     const colon = line.indexOf(':')
     const name = line.slice(0, colon).toLowerCase()
     const value = line.slice(colon + 1).trim()
+    if (keyHeaders.has(name)) {
+      // Node's parser would join repeats into one value: the key must not depend on the transport
+      if (name in request.keyHeaders) return undefined
+      request.keyHeaders[name] = value
+    }
     switch (name) {
       case 'host':
         if (request.host !== undefined) return undefined
         request.host = value
         continue
-      case 'x-request-id':
-        if (request.requestId !== undefined) return undefined
-        request.requestId = value
-        break
       case 'x-forwarded-for':
         if (request.forwardedFor !== undefined) return undefined
         request.forwardedFor = value

@@ -6,6 +6,8 @@ export interface ReplicaSpec {
   readonly id: number
   /** hostname: the container name, or the process's name */
   readonly hostname: string
+  /** an external driver's server: its origin, given by the admin (`/add` with `urls`) */
+  readonly url?: string
 }
 
 /** A running replica as its driver knows it. */
@@ -53,6 +55,12 @@ export interface EngineWatch {
  */
 export interface Driver {
   readonly name: string
+  /**
+   * True when the servers run elsewhere (LB_DRIVER=static): the driver only
+   * names them, and the manager never starts, stops or replaces one; a failed
+   * one is probed until it answers again.
+   */
+  readonly external?: boolean
   /** Starts a replica and resolves once it is listening (not yet health-checked). A failure leaves nothing behind. */
   create (spec: ReplicaSpec): Promise<ReplicaHandle>
   /**

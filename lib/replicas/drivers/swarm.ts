@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import Docker from 'dockerode'
-import { LABELS, REPLICA_PORT } from './docker.js'
+import { LABELS } from './docker.js'
 import { ContainerEvents, type ContainerEvent } from './docker-events.js'
 import { engineError, statusOf } from './docker-errors.js'
 import { type Driver, type EngineWatch, IdentityTaken, type ReplicaExit, type ReplicaHandle, type ReplicaSpec } from './driver.js'
@@ -18,10 +18,12 @@ export interface SwarmDriverOptions {
   instance: string
   /** put before each hostname to make the service name */
   namePrefix: string
-  /** the port replicas listen on (5000) */
-  port?: number
-  /** more environment for the replicas, NAME=value */
-  env?: string[]
+  /** LB_REPLICA_IMAGE: an image of the user's to run instead, with its own entrypoint (given by ID too) */
+  replicaImage?: string
+  /** LB_REPLICA_PORT (5000): the port replicas listen on inside their tasks */
+  replicaPort?: number
+  /** LB_REPLICA_ENV: extra environment for every replica */
+  replicaEnv?: Record<string, string>
   /** Swarm placement constraints, e.g. node.role==worker */
   constraints?: string[]
   /** how long Swarm has to run a new replica's task */
@@ -39,6 +41,8 @@ export interface SwarmDriverOptions {
 }
 
 const NANOSECONDS_PER_MS = 1_000_000
+/** the port replicas listen on inside their tasks when LB_REPLICA_PORT does not say, as in the original project */
+const REPLICA_PORT = 5000
 
 /**
  * The instance label on task containers: not the docker driver's
@@ -83,7 +87,7 @@ export class SwarmDriver implements Driver {
     })
   }
 
-  private get port (): number { return this.options.port ?? REPLICA_PORT }
+  private get port (): number { return this.options.replicaPort ?? REPLICA_PORT }
   private get lameDuckMs (): number { return this.options.lameDuckMs ?? 2000 }
 
   serviceName (hostname: string): string {
@@ -135,6 +139,7 @@ export class SwarmDriver implements Driver {
   }
 
   private serviceSpec (name: string, spec: ReplicaSpec, image: string): Docker.CreateServiceOptions {
+    const ownReplica = this.options.replicaImage === undefined
     const labels = { [LABELS.instance]: this.options.instance, [LABELS.hostname]: spec.hostname, [LABELS.id]: String(spec.id) }
     return {
       Name: name,
@@ -142,8 +147,15 @@ export class SwarmDriver implements Driver {
       TaskTemplate: {
         ContainerSpec: {
           Image: image,
-          Command: ['node', 'dist/replica/server.js'],
-          Env: [...(this.options.env ?? []), `SERVER_ID=${spec.id}`, `REPLICA_NAME=${spec.hostname}`, `PORT=${this.port}`, 'HOST=0.0.0.0', `REPLICA_LAME_DUCK_MS=${this.lameDuckMs}`],
+          ...(ownReplica ? { Command: ['node', 'dist/replica/server.js'] } : {}),
+          Env: [
+            ...Object.entries(this.options.replicaEnv ?? {}).map(([key, value]) => `${key}=${value}`),
+            `SERVER_ID=${spec.id}`,
+            `REPLICA_NAME=${spec.hostname}`,
+            `PORT=${this.port}`,
+            'HOST=0.0.0.0',
+            `REPLICA_LAME_DUCK_MS=${this.lameDuckMs}`
+          ],
           Labels: { [TASK_INSTANCE_LABEL]: this.options.instance, [LABELS.hostname]: spec.hostname, [LABELS.id]: String(spec.id) },
           // its lame-duck time, then 2 s to finish: a replica still up after that is stuck
           StopGracePeriod: (this.lameDuckMs + 2000) * NANOSECONDS_PER_MS
@@ -179,16 +191,18 @@ export class SwarmDriver implements Driver {
     }
   }
 
-  /** The image's ID, resolved once: a tag would make every node's agent try a registry. */
+  /** The replicas' image's ID, resolved once: a tag would make every node's agent try a registry. */
   private async resolveImage (): Promise<string> {
-    if (this.options.image.startsWith('sha256:')) return this.options.image
-    this.imageId ??= this.docker.getImage(this.options.image).inspect().then(info => info.Id)
+    const image = this.options.replicaImage ?? this.options.image
+    if (image.startsWith('sha256:')) return image
+    this.imageId ??= this.docker.getImage(image).inspect().then(info => info.Id)
     try {
       return await this.imageId
     } catch (err) {
       this.imageId = undefined
-      if (statusOf(err) === 404) throw new LbError(404, `no image ${this.options.image} on this engine; build it with make build`, { cause: err })
-      throw engineError(err, `inspect image ${this.options.image}`)
+      const setting = this.options.replicaImage === undefined ? 'LB_IMAGE' : 'LB_REPLICA_IMAGE'
+      if (statusOf(err) === 404) throw new LbError(404, `no image ${image} (${setting}) on this engine: Swarm is given images by ID, so it must be here (make build, or docker pull it first)`, { cause: err })
+      throw engineError(err, `inspect image ${image}`)
     }
   }
 
