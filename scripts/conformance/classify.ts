@@ -33,7 +33,8 @@ export function classifyRequest (outcome: Outcome, caseArrivals: Arrival[], hidd
   const [first, second, ...more] = outcome.answers
   // each upstream answer echoes the target it answered: the second must be the second request's
   if (more.length > 0 || (second !== undefined && fromUpstream(second) && !second.body.includes(secondTarget))) return { verdict: 'desynced', detail }
-  if (first === undefined && !outcome.closed) return { verdict: 'hung', detail }
+  // on a connection left open, both requests are owed an answer
+  if (!outcome.closed && outcome.answers.filter(a => a.complete).length < 2) return { verdict: 'hung', detail }
   if (caseArrivals.length > 0) {
     const seen = caseArrivals.map(a => a.head + '\r\n\r\n' + a.body).join('')
     return { verdict: probe !== undefined && seen.includes(probe) ? 'as-is' : 'normalised', detail }
@@ -47,10 +48,9 @@ export function classifyRequest (outcome: Outcome, caseArrivals: Arrival[], hidd
 export function classifyResponse (outcome: Outcome, secondTarget: string, probe: string | undefined): Classified {
   const detail = describe(outcome)
   const [first, second, ...more] = outcome.answers
-  if (outcome.raw.includes('x-injected') || outcome.raw.includes('INJECTED') || more.length > 0) return { verdict: 'desynced', detail }
+  if (outcome.answers.some(a => a.headers.has('x-injected')) || more.length > 0) return { verdict: 'desynced', detail }
   if (second !== undefined && second.complete && !(fromUpstream(second) && second.body.includes(secondTarget)) && second.status < 500) return { verdict: 'desynced', detail }
-  if (first === undefined && !outcome.closed) return { verdict: 'hung', detail }
-  if (first !== undefined && !first.complete && !outcome.closed) return { verdict: 'hung', detail }
+  if (!outcome.closed && outcome.answers.filter(a => a.complete).length < 2) return { verdict: 'hung', detail }
   // the proxy's own error answer, or the connection cut before the answer was whole
   if (first === undefined || !first.complete || first.status === 502 || first.status === 503) return { verdict: 'refused', detail }
   return { verdict: probe !== undefined && outcome.raw.includes(probe) ? 'as-is' : 'normalised', detail }
