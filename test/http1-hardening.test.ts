@@ -72,12 +72,6 @@ for (const fast of [true, false]) {
       t.ok(outcome.closed)
     })
 
-    t.test('a GET asking for an upgrade is answered, and the connection closes after it', async t => {
-      const outcome = await send(target, `GET /upgrade?id=1 HTTP/1.1\r\nHost: h.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${NEXT}`)
-      t.equal(outcome.answers[0]?.status, 200)
-      t.ok(outcome.closed, 'closed rather than left waiting')
-    })
-
     const answers: Array<[string, string, string, (t: Test, outcome: Outcome) => void]> = [
       ['a chunked answer whose last chunk is followed by a bare LF never lets the bytes after it through', '/bare-lf', `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\n${INJECTED}`, (t, outcome) => {
         t.notOk(outcome.raw.includes('x-injected'), 'nothing after the bare LF reached the client')
