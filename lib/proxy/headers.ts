@@ -18,6 +18,22 @@ export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection
  */
 const BALANCER_WRITES = new Set(['host', 'x-forwarded-host', 'x-forwarded-proto'])
 
+/** `Host` as RFC 9110 §7.2 has it: a uri-host (reg-name or bracketed IP literal) and an optional port; no userinfo, spaces or other bytes */
+export const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/
+
+/**
+ * A header value without its optional whitespace, which is SP and HTAB only
+ * (RFC 9110 §5.6.3): String.prototype.trim() would also strip NBSP and other
+ * bytes a strict reader takes as part of the value (`Content-Length: 0<NBSP>`).
+ */
+export function trimOws (value: string): string {
+  let start = 0
+  let end = value.length
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--
+  return start === 0 && end === value.length ? value : value.slice(start, end)
+}
+
 /** The scheme clients reach the balancer by, as X-Forwarded-Proto says it. */
 export const FORWARDED_PROTO = 'http'
 
@@ -25,7 +41,7 @@ export const FORWARDED_PROTO = 'http'
 export function connectionOptions (value: string): string[] {
   const options: string[] = []
   for (const token of value.toLowerCase().split(',')) {
-    const option = token.trim()
+    const option = trimOws(token)
     if (option !== '') options.push(option)
   }
   return options

@@ -1,22 +1,15 @@
-import { BadResponse, ChunkedEnd, type RequestHead, headEnd, parseRequestHead, parseResponseHead } from '../../lib/http1.js'
+import { BadResponse, ChunkedEnd, type RequestRead, parseResponseHead, readRequestHead, responseHeadEnd } from '../../lib/proxy/fast-path/http1.js'
 
 /*
- * What the fast path decides on the same bytes, through the same functions
- * it calls (lib/http1.ts): for a request, whether it forwards it (and where
- * its head ends), hands the connection to Node, or waits for more; for an
- * answer, where its head and its end are, or that it is refused (a 502).
+ * What the fast path decides on the same bytes, through the functions it
+ * calls itself (lib/proxy/fast-path/http1.ts): for a request, whether it
+ * forwards it (and where its head ends), hands the connection to Node, or
+ * waits for more; for an answer, where its head and its end are, or that it is
+ * refused (a 502, or the client's connection closed mid-answer).
  */
 
-const MAX_REQUEST_HEAD = 16 * 1024
-
-export type FastRequest = { kind: 'wait' } | { kind: 'handoff' } | { kind: 'forward', head: RequestHead, end: number }
-
-export function fastReadsRequest (bytes: Buffer): FastRequest {
-  const end = headEnd(bytes)
-  if (end === -1) return bytes.length > MAX_REQUEST_HEAD ? { kind: 'handoff' } : { kind: 'wait' }
-  if (end > MAX_REQUEST_HEAD) return { kind: 'handoff' }
-  const head = parseRequestHead(bytes.toString('latin1', 0, end))
-  return head === undefined ? { kind: 'handoff' } : { kind: 'forward', head, end: end + 4 }
+export function fastReadsRequest (bytes: Buffer): RequestRead {
+  return readRequestHead(bytes)
 }
 
 export type FastResponse =
@@ -24,11 +17,12 @@ export type FastResponse =
   | { kind: 'refused', reason: string }
   | { kind: 'end', at: number, headAt: number, status: number }
 
+/** As the fast path's exchange reads an answer (exchange.ts): interim heads skipped, then the final one's framing followed. */
 export function fastReadsResponse (bytes: Buffer, method: 'GET' | 'HEAD'): FastResponse {
   let start = 0
   try {
     for (;;) {
-      const end = bytes.indexOf('\r\n\r\n', start, 'latin1')
+      const end = responseHeadEnd(bytes, start)
       if (end === -1) return { kind: 'incomplete' }
       const response = parseResponseHead(bytes.toString('latin1', start, end), method)
       start = end + 4

@@ -1,4 +1,4 @@
-import { HOP_BY_HOP } from '../../lib/http1.js'
+import { HOP_BY_HOP } from '../../lib/proxy/headers.js'
 import { fastReadsRequest, fastReadsResponse } from './fast-path-view.js'
 import { nodeReadsRequest, nodeReadsResponse } from './llhttp.js'
 

@@ -1,4 +1,4 @@
-import { HOP_BY_HOP, balancerWrites, connectionOptions, isPersistenceOption } from '../headers.js'
+import { HOP_BY_HOP, HOST_VALUE, balancerWrites, connectionOptions, isPersistenceOption, trimOws } from '../headers.js'
 
 /*
  * Just enough of HTTP/1.1 (RFC 9112) for the fast path (fast-path.ts):
@@ -16,9 +16,76 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/
 /** the headers the default key (LB_HASH_KEY) reads */
 const DEFAULT_KEY_HEADERS: ReadonlySet<string> = new Set(['x-request-id'])
 
-/** The end of a message head (the blank line), or -1 while it has not all arrived. */
-export function headEnd (buffer: Buffer): number {
-  return buffer.indexOf('\r\n\r\n', 0, 'latin1')
+/** The longest request head the fast path reads; a longer one is left to Node (which answers 431). */
+const MAX_REQUEST_HEAD = 16 * 1024
+/** The longest response head passed on: Node's and undici's default, so both paths refuse the same answers */
+const MAX_RESPONSE_HEAD = 16 * 1024
+
+/** What the fast path does with the bytes of a request buffered so far. */
+export type RequestRead =
+  | { kind: 'wait' }
+  /** not a request for the fast path (or not one at all): the connection goes to Node's HTTP server */
+  | { kind: 'handoff' }
+  /** a head to forward, ending at byte `end` (after its blank line) */
+  | { kind: 'head', head: RequestHead, end: number }
+
+/** Reads the request at the start of `buffered` as the fast path takes it. */
+export function readRequestHead (buffered: Buffer, keyHeaders: ReadonlySet<string> = DEFAULT_KEY_HEADERS): RequestRead {
+  const end = buffered.indexOf('\r\n\r\n', 0, 'latin1')
+  if (end === -1) return buffered.length > MAX_REQUEST_HEAD || partialHeadRefused(buffered, keyHeaders) ? { kind: 'handoff' } : { kind: 'wait' }
+  if (end > MAX_REQUEST_HEAD) return { kind: 'handoff' }
+  const head = parseRequestHead(buffered.toString('latin1', 0, end), keyHeaders)
+  return head === undefined ? { kind: 'handoff' } : { kind: 'head', head, end: end + 4 }
+}
+
+/**
+ * Where the response head starting at byte `start` of `data` ends (the index
+ * of its blank line), or -1 while it has not all arrived. Throws BadResponse
+ * for a head over 16 KiB, or one already malformed before its end.
+ */
+export function responseHeadEnd (data: Buffer, start: number): number {
+  const end = data.indexOf('\r\n\r\n', start, 'latin1')
+  if ((end === -1 ? data.length : end) - start > MAX_RESPONSE_HEAD) throw new BadResponse('response head too large')
+  if (end !== -1) return end
+  const fault = partialResponseFault(data, start)
+  if (fault !== undefined) throw new BadResponse(fault)
+  return -1
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/
+/** bytes no head line may hold (a CR is checked where its line ends) */
+const NOT_IN_A_LINE = /[\x00-\x08\x0a-\x1f\x7f]/
+
+/** Whether `line`, the start of a request line, can still become one the fast path forwards. */
+function beginsRequestLine (line: string): boolean {
+  const method = line.startsWith('GET ') ? 4 : line.startsWith('HEAD ') ? 5 : 0
+  if (method === 0) return 'GET '.startsWith(line) || 'HEAD '.startsWith(line)
+  const space = line.indexOf(' ', method)
+  const target = space === -1 ? line.slice(method) : line.slice(method, space)
+  return /^(?:\/[!-"$-~]*)?$/.test(target) && (space === -1 || 'HTTP/1.1'.startsWith(line.slice(space + 1)))
+}
+
+/**
+ * Whether a request head that has begun to arrive, not whole yet, can already
+ * not be one the fast path forwards: its lines so far, the one still arriving
+ * included once it has its colon, read as the fast path will read them, and
+ * no byte a line may not hold. Its connection then goes to Node at once, which
+ * refuses a malformed head straight away, where waiting for its blank line
+ * would hang (lines in bare LF, an invalid method, a TLS ClientHello on the
+ * plain port). Each call reads the whole start again: a head not whole in one
+ * read is rare, and at most 16 KiB.
+ */
+export function partialHeadRefused (buffer: Buffer, keyHeaders: ReadonlySet<string> = DEFAULT_KEY_HEADERS): boolean {
+  const lastEnd = buffer.lastIndexOf('\r\n', buffer.length, 'latin1')
+  const start = lastEnd === -1 ? 0 : lastEnd + 2
+  const last = buffer.length > start && buffer[buffer.length - 1] === 0x0d ? buffer.length - 1 : buffer.length
+  const rest = buffer.toString('latin1', start, last)
+  if (NOT_IN_A_LINE.test(rest) || (start === 0 && !beginsRequestLine(rest))) return true
+  const named = rest.includes(':')
+  // a header name still arriving is a token so far, and a line cannot end before its colon
+  if (start > 0 && !named && (!HEADER_NAME.test(rest) || (last < buffer.length && rest !== ''))) return true
+  const upTo = start > 0 && named ? last : lastEnd
+  return upTo > 0 && parseRequestHead(buffer.toString('latin1', 0, upTo), keyHeaders, false) === undefined
 }
 
 export interface RequestHead {
@@ -46,7 +113,7 @@ export interface RequestHead {
  * Connection header naming other headers, repeated headers the balancer
  * reads, or anything malformed.
  */
-export function parseRequestHead (head: string, keyHeaders: ReadonlySet<string> = DEFAULT_KEY_HEADERS): RequestHead | undefined {
+export function parseRequestHead (head: string, keyHeaders: ReadonlySet<string> = DEFAULT_KEY_HEADERS, whole = true): RequestHead | undefined {
   const lines = head.split('\r\n')
   const start = REQUEST_LINE.exec(lines[0])
   if (start === null) return undefined
@@ -62,7 +129,7 @@ export function parseRequestHead (head: string, keyHeaders: ReadonlySet<string> 
     if (!HEADER_LINE.test(line)) return undefined
     const colon = line.indexOf(':')
     const name = line.slice(0, colon).toLowerCase()
-    const value = line.slice(colon + 1).trim()
+    const value = trimOws(line.slice(colon + 1))
     if (keyHeaders.has(name)) {
       // Node's parser would join repeats into one value: the key must not depend on the transport
       if (name in request.keyHeaders) return undefined
@@ -70,7 +137,7 @@ export function parseRequestHead (head: string, keyHeaders: ReadonlySet<string> 
     }
     switch (name) {
       case 'host':
-        if (request.host !== undefined) return undefined
+        if (request.host !== undefined || !HOST_VALUE.test(value)) return undefined
         request.host = value
         continue
       case 'x-forwarded-for':
@@ -78,7 +145,8 @@ export function parseRequestHead (head: string, keyHeaders: ReadonlySet<string> 
         request.forwardedFor = value
         continue
       case 'content-length':
-        if (value !== '0' || sawLength) return undefined
+        // Node's parser takes spaces after the digits but not a tab
+        if (value !== '0' || line.endsWith('\t') || sawLength) return undefined
         sawLength = true
         continue
       case 'connection':
@@ -95,7 +163,7 @@ export function parseRequestHead (head: string, keyHeaders: ReadonlySet<string> 
     if (!balancerWrites(name)) request.lines.push(line)
   }
   // HTTP/1.1 requires Host: Node answers its absence with a 400
-  return request.host === undefined ? undefined : request
+  return request.host === undefined && whole ? undefined : request
 }
 
 /** How a response's body is delimited. */
@@ -137,12 +205,14 @@ export function parseResponseHead (head: string, request: 'GET' | 'HEAD'): Respo
     if (!HEADER_LINE.test(line)) throw new BadResponse(`malformed header line: ${JSON.stringify(line.slice(0, 80))}`)
     const colon = line.indexOf(':')
     const name = line.slice(0, colon).toLowerCase()
-    const value = line.slice(colon + 1).trim()
+    const value = trimOws(line.slice(colon + 1))
+    // Node's parser takes spaces after a Content-Length's digits or `chunked`, but not a tab
     if (name === 'content-length') {
-      if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== Number(value))) throw new BadResponse(`bad Content-Length: ${value}`)
+      // a second one, even equal, is refused as Node's parser refuses it
+      if (!/^\d{1,15}$/.test(value) || line.endsWith('\t') || length !== undefined) throw new BadResponse(`bad Content-Length: ${value}`)
       length = Number(value)
     } else if (name === 'transfer-encoding') {
-      if (value.toLowerCase() !== 'chunked' || chunked) throw new BadResponse(`unsupported Transfer-Encoding: ${value}`)
+      if (value.toLowerCase() !== 'chunked' || line.endsWith('\t') || chunked) throw new BadResponse(`unsupported Transfer-Encoding: ${value}`)
       chunked = true
     } else if (name === 'connection') {
       const options = connectionOptions(value)
@@ -157,6 +227,9 @@ export function parseResponseHead (head: string, request: 'GET' | 'HEAD'): Respo
     }
   }
   if (statusCode === 101) throw new BadResponse('101 Switching Protocols to a request that asked for no upgrade')
+  // an HTTP/1.0 server cannot send an interim answer: Node's parser takes it as the end of the connection
+  // an interim answer from an HTTP/1.0 server, or one closing the connection: Node's parser takes either as the connection's end
+  if (statusCode < 200 && close) throw new BadResponse('an interim answer that closes the connection')
   // RFC 9112 §6.3: a message with both is a smuggling risk, and undici refuses it too
   if (chunked && length !== undefined) throw new BadResponse('both Content-Length and Transfer-Encoding')
   let framing: Framing
@@ -169,8 +242,46 @@ export function parseResponseHead (head: string, request: 'GET' | 'HEAD'): Respo
   return { statusCode, lines: kept, framing, close }
 }
 
-/** Where ChunkedEnd is within a chunked body. */
-const Chunk = { Size: 0, Extension: 1, SizeEnd: 2, Data: 3, DataCr: 4, DataLf: 5, LineStart: 6, Trailer: 7, TrailerLf: 8, End: 9 } as const
+/**
+ * Why the start of an answer's head, not whole yet, is already malformed, or
+ * undefined: a bare LF or CR or a control byte from `start` on, or a complete
+ * line that is not a status line or a header line. Found now, it is a 502 at
+ * once rather than a wait for a blank line that may never come.
+ */
+export function partialResponseFault (data: Buffer, start: number): string | undefined {
+  let lineStart = start
+  for (let i = start; i < data.length; i++) {
+    const byte = data[i]
+    if (byte === 0x0a) {
+      if (i === start || data[i - 1] !== 0x0d) return 'bare LF in the response head'
+      const line = data.toString('latin1', lineStart, i - 1)
+      if (!(lineStart === start ? STATUS_LINE : HEADER_LINE).test(line)) return `malformed response head line: ${JSON.stringify(line.slice(0, 80))}`
+      lineStart = i + 1
+    } else if (byte === 0x0d) {
+      if (i + 1 < data.length && data[i + 1] !== 0x0a) return 'bare CR in the response head'
+    } else if ((byte < 0x20 && byte !== 0x09) || byte === 0x7f) {
+      return 'control byte in the response head'
+    }
+  }
+  return undefined
+}
+
+/** Trailer fields that would frame a message, refused where Node's parser reads them */
+const FRAMING_TRAILERS = new Set(['content-length', 'transfer-encoding'])
+/** The longest trailer section followed */
+const MAX_TRAILERS = 16 * 1024
+
+/**
+ * Where ChunkedEnd is within a chunked body; a chunk extension is read as
+ * Node's parser reads it: `;name`, then `=token`, `="quoted"` or `=` alone,
+ * repeated, with no whitespace anywhere.
+ */
+const Chunk = { Size: 0, ExtName: 1, ExtNameMore: 2, ExtValue: 3, ExtToken: 4, ExtQuoted: 5, ExtEscape: 6, ExtQuotedEnd: 7, SizeEnd: 8, Data: 9, DataCr: 10, DataLf: 11, LineStart: 12, Trailer: 13, TrailerLf: 14, End: 15 } as const
+
+/** RFC 9110 §5.6.2: a token's characters */
+function isTchar (byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7a) || (byte > 0x20 && byte < 0x7f && "!#$%&'*+-.^_`|~".includes(String.fromCharCode(byte)))
+}
 
 /**
  * Follows a chunked body (RFC 9112 §7.1) as it passes through, to tell where
@@ -181,6 +292,9 @@ export class ChunkedEnd {
   private size = 0
   private digits = 0
   private remaining = 0
+  /** the trailer line being read, and how many trailer bytes came before it */
+  private trailer = ''
+  private trailerBytes = 0
 
   /** The index just after the body's end in `data`, or -1 if it goes on past it. Throws BadResponse. */
   scan (data: Buffer, from = 0): number {
@@ -200,8 +314,9 @@ export class ChunkedEnd {
           if (digit >= 0 && this.digits < 12) {
             this.size = this.size * 16 + digit
             this.digits++
-          } else if (this.digits > 0 && (byte === 0x3b || byte === 0x20 || byte === 0x09)) {
-            this.state = Chunk.Extension
+          } else if (this.digits > 0 && byte === 0x3b) {
+            // no whitespace before the `;`: Node's parser refuses it, so the fast path does too
+            this.state = Chunk.ExtName
           } else if (this.digits > 0 && byte === 0x0d) {
             this.state = Chunk.SizeEnd
           } else {
@@ -209,9 +324,36 @@ export class ChunkedEnd {
           }
           break
         }
-        case Chunk.Extension:
+        case Chunk.ExtName:
+          if (!isTchar(byte)) throw new BadResponse('malformed chunk extension')
+          this.state = Chunk.ExtNameMore
+          break
+        case Chunk.ExtNameMore:
+        case Chunk.ExtToken:
           if (byte === 0x0d) this.state = Chunk.SizeEnd
-          else if (byte === 0x0a) throw new BadResponse('bare LF in a chunk extension')
+          else if (byte === 0x3b) this.state = Chunk.ExtName
+          else if (byte === 0x3d && this.state === Chunk.ExtNameMore) this.state = Chunk.ExtValue
+          else if (!isTchar(byte)) throw new BadResponse('malformed chunk extension')
+          break
+        case Chunk.ExtValue:
+          if (byte === 0x0d) this.state = Chunk.SizeEnd
+          else if (byte === 0x22) this.state = Chunk.ExtQuoted
+          else if (isTchar(byte)) this.state = Chunk.ExtToken
+          else throw new BadResponse('malformed chunk extension')
+          break
+        case Chunk.ExtQuoted:
+          if (byte === 0x22) this.state = Chunk.ExtQuotedEnd
+          else if (byte === 0x5c) this.state = Chunk.ExtEscape
+          else if ((byte < 0x20 && byte !== 0x09) || byte >= 0x7f) throw new BadResponse('malformed chunk extension')
+          break
+        case Chunk.ExtEscape:
+          if ((byte < 0x20 && byte !== 0x09) || byte >= 0x7f) throw new BadResponse('malformed chunk extension')
+          this.state = Chunk.ExtQuoted
+          break
+        case Chunk.ExtQuotedEnd:
+          if (byte === 0x0d) this.state = Chunk.SizeEnd
+          else if (byte === 0x3b) this.state = Chunk.ExtName
+          else throw new BadResponse('malformed chunk extension')
           break
         case Chunk.SizeEnd:
           if (byte !== 0x0a) throw new BadResponse('malformed chunk size line')
@@ -233,16 +375,29 @@ export class ChunkedEnd {
           this.state = Chunk.Size
           break
         case Chunk.LineStart:
-          this.state = byte === 0x0d ? Chunk.End : Chunk.Trailer
+          // a bare LF here would end the body for a lenient client and start a trailer for a strict one
+          if (byte === 0x0a) throw new BadResponse('bare LF after the last chunk')
+          if (byte === 0x0d) {
+            this.state = Chunk.End
+          } else {
+            this.trailer = String.fromCharCode(byte)
+            this.state = Chunk.Trailer
+          }
           break
         case Chunk.Trailer:
           if (byte === 0x0d) this.state = Chunk.TrailerLf
           else if (byte === 0x0a) throw new BadResponse('bare LF in a trailer')
+          else if (this.trailerBytes + this.trailer.length >= MAX_TRAILERS) throw new BadResponse('trailers too large')
+          else this.trailer += String.fromCharCode(byte)
           break
-        case Chunk.TrailerLf:
+        case Chunk.TrailerLf: {
           if (byte !== 0x0a) throw new BadResponse('bare CR in a trailer')
+          const line = this.trailer
+          if (!HEADER_LINE.test(line) || FRAMING_TRAILERS.has(line.slice(0, line.indexOf(':')).toLowerCase())) throw new BadResponse(`malformed trailer: ${JSON.stringify(line.slice(0, 80))}`)
+          this.trailerBytes += line.length + 2
           this.state = Chunk.LineStart
           break
+        }
         case Chunk.End:
           if (byte !== 0x0a) throw new BadResponse('malformed end of chunked body')
           return i
