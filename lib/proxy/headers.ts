@@ -106,3 +106,33 @@ export function downstreamHeaders (headers: Headers): OutgoingHttpHeaders {
   }
   return out
 }
+
+/** What the undici path forwards of a request Node's parser took: the target in origin-form, or why it is refused (400). */
+export type TargetCheck = { path: string } | { refused: string }
+
+/**
+ * The checks a request Node's parser took must still pass to be proxied
+ * (docs/http-strictness.md), as nginx and HAProxy make them: HTTP/1.1 or 1.0;
+ * exactly one Host of uri-host syntax (none only on HTTP/1.0); an origin-form
+ * target, or an absolute-form one naming the Host's own authority, rewritten
+ * to origin-form (the replica never sees another authority).
+ */
+export function checkTarget (request: Pick<IncomingMessage, 'url' | 'httpVersion' | 'rawHeaders'>): TargetCheck {
+  const { httpVersion, rawHeaders } = request
+  if (httpVersion !== '1.1' && httpVersion !== '1.0') return { refused: `HTTP/${httpVersion} is not served: HTTP/1.1 or HTTP/1.0 only` }
+  let host: string | undefined
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length !== 4 || rawHeaders[i].toLowerCase() !== 'host') continue
+    if (host !== undefined) return { refused: 'more than one Host header' }
+    host = rawHeaders[i + 1]
+  }
+  if (host === undefined ? httpVersion === '1.1' : !HOST_VALUE.test(host)) return { refused: host === undefined ? 'no Host header' : `malformed Host header: ${JSON.stringify(host.slice(0, 80))}` }
+  const url = request.url ?? ''
+  if (url.startsWith('/')) return { path: url }
+  const absolute = /^https?:\/\/([^/?#]*)(.*)$/i.exec(url)
+  if (absolute === null) return { refused: `the request target must be a path (origin-form) or an absolute URL: ${JSON.stringify(url.slice(0, 80))}` }
+  const [, authority, rest] = absolute
+  if (!HOST_VALUE.test(authority) || (host !== undefined && authority.toLowerCase() !== host.toLowerCase())) return { refused: `the absolute target's authority ${JSON.stringify(authority.slice(0, 80))} is not the Host header's` }
+  return { path: rest.startsWith('/') ? rest : `/${rest}` }
+}
+

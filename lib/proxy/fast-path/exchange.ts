@@ -228,6 +228,8 @@ export class Exchange<R extends ProxyTarget> implements UpstreamListener {
   /** The replica answered something that is not HTTP. */
   private bad (error: Error): void {
     this.detach()?.socket.destroy()
+    // the client's connection closes too (docs/http-strictness.md): whatever came with that answer is not trusted
+    this.close = true
     this.answerError(this.request.badAnswer(error.message))
   }
 
