@@ -89,7 +89,8 @@ export default fp(async (app) => {
       body: bodyOf(request),
       timeoutMs: config.LB_PROXY_TIMEOUT_MS
     }, reply.raw, {
-      onResponse: (statusCode, headers) => { writeAnswerHead(reply, statusCode, headers, hostname, app.closing) },
+      // an upgrade not taken: Node's parser reads nothing more on that connection, so the answer closes it rather than leave what follows unanswered
+      onResponse: (statusCode, headers) => { writeAnswerHead(reply, statusCode, headers, hostname, app.closing || request.headers.upgrade !== undefined) },
       onEnd: (statusCode) => { proxied.answered(statusCode) },
       onError: (error, answered) => {
         // a client that left is owed nothing, not even a retry
