@@ -1,8 +1,9 @@
-import { BadResponse, ChunkedEnd, type RequestRead, parseResponseHead, readRequestHead, responseHeadEnd } from '../../lib/proxy/fast-path/http1.js'
+import { type RequestRead, readRequestHead, responseHeadEnd } from '../../lib/proxy/fast-path/heads.js'
+import { BadResponse, ChunkedEnd, parseResponseHead } from '../../lib/proxy/fast-path/http1.js'
 
 /*
  * What the fast path decides on the same bytes, through the functions it
- * calls itself (lib/proxy/fast-path/http1.ts): for a request, whether it
+ * calls itself (lib/proxy/fast-path/heads.ts and http1.ts): for a request, whether it
  * forwards it (and where its head ends), hands the connection to Node, or
  * waits for more; for an answer, where its head and its end are, or that it is
  * refused (a 502, or the client's connection closed mid-answer).

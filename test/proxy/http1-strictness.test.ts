@@ -1,5 +1,6 @@
 import t from 'tap'
-import { ChunkedEnd, parseRequestHead, parseResponseHead, readRequestHead, responseHeadEnd } from '../../lib/proxy/fast-path/http1.js'
+import { readRequestHead, responseHeadEnd } from '../../lib/proxy/fast-path/heads.js'
+import { ChunkedEnd, parseRequestHead, parseResponseHead } from '../../lib/proxy/fast-path/http1.js'
 import { checkTarget, trimOws } from '../../lib/proxy/headers.js'
 
 /*

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import { parse as parseQuery } from 'node:querystring'
 import type { ProxyTarget } from '../lifecycle.js'
 import { Exchange, type ExchangeClient, whenDrained } from './exchange.js'
-import { readRequestHead } from './http1.js'
+import { readRequestHead } from './heads.js'
 import type { FastPathContext } from './options.js'
 
 /** pipelined requests buffered behind the one in flight before the client's socket is paused */
