@@ -1,5 +1,6 @@
+import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
+import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Workers } from './lib/cluster/primary.js'
 import type { RingMirror } from './lib/cluster/ring-mirror.js'
 import type { OwnRoute } from './lib/cluster/messages.js'
@@ -51,7 +52,8 @@ export interface AppOptions {
  * contract's error shape too, and their connection closed, as Node does.
  */
 function answerClientError (error: Error & { code?: string }, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  // bytes after a request that closes its connection (HTTP/1.0, `Connection: close`) are not read: the answer in flight still goes, then the connection closes
+  if (error.code === 'ECONNRESET' || error.code === 'HPE_CLOSED_CONNECTION' || socket.destroyed) return
   const [status, reason] = error.code === 'HPE_HEADER_OVERFLOW'
     ? [431, 'request head is larger than the limit (16 KiB)']
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
@@ -62,10 +64,12 @@ function answerClientError (error: Error & { code?: string }, socket: Socket): v
 }
 
 /** Server options, also read by fastify-cli (`fastify start dist/app.js`). */
-export const options: FastifyServerOptions = {
+export const options: FastifyHttpOptions<Server> = {
   // a JSON body's types are checked, not coerced: {"n": "2"} is an error
   ajv: { customOptions: { coerceTypes: false } },
   clientErrorHandler: answerClientError,
+  // a missing Host is refused by the proxy (lib/proxy/headers.ts), in the error shape rather than Node's bare 400
+  http: { requireHostHeader: false },
   // starting the replicas is part of getting ready, and containers take a while
   pluginTimeout: 120_000
 }

@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { unavailable } from '../lib/errors.js'
+import { badRequest, errorAnswer, unavailable } from '../lib/errors.js'
 import { FastPath } from '../lib/proxy/fast-path/fast-path.js'
 import { ClientGone, forward, noAnswerCode } from '../lib/proxy/forwarder.js'
-import { downstreamHeaders, upstreamHeaders } from '../lib/proxy/headers.js'
+import { checkTarget, downstreamHeaders, upstreamHeaders } from '../lib/proxy/headers.js'
 import { type Backends, Lifecycle, NO_REPLICAS, type ProxiedRequest } from '../lib/proxy/lifecycle.js'
 import { ownPathMatcher } from '../lib/proxy/own-paths.js'
 import { ReplicaPools } from '../lib/proxy/replica-pools.js'
@@ -70,23 +70,28 @@ export default fp(async (app) => {
 
   // the access log needs Fastify's request lifecycle: with it on, every request takes the undici path
   const fastPath = config.LB_FAST_PATH && !config.LB_ACCESS_LOG ? takeConnections(app, lifecycle) : undefined
+  // ringlb is no forward proxy: a CONNECT gets a 400 in the error shape, where Node would close without a word
+  app.server.on('connect', (_request: unknown, socket: Socket) => {
+    socket.end(errorAnswer(400, 'CONNECT is not served: ringlb is a reverse proxy', ['connection: close']), () => { socket.destroy() })
+  })
   metrics.watchConnections(() => [
     { transport: 'undici', origins: pools.connections() },
     ...(fastPath === undefined ? [] : [{ transport: 'fast-path', origins: fastPath.connections() }])
   ])
 
   /** One attempt on the undici path: the bytes go through our pools, what happens is the lifecycle's to say. */
-  function attempt (request: FastifyRequest, reply: FastifyReply, proxied: ProxiedRequest<ReplicaHandle>): void {
+  function attempt (request: FastifyRequest, reply: FastifyReply, proxied: ProxiedRequest<ReplicaHandle>, path: string): void {
     const { hostname, url } = proxied.replica
     forward(pools, {
       origin: url,
       method: request.method,
-      path: request.url,
+      path,
       headers: upstreamHeaders(request.raw),
       body: bodyOf(request),
       timeoutMs: config.LB_PROXY_TIMEOUT_MS
     }, reply.raw, {
-      onResponse: (statusCode, headers) => { writeAnswerHead(reply, statusCode, headers, hostname, app.closing) },
+      // an upgrade not taken: Node's parser reads nothing more on that connection, so the answer closes it rather than leave what follows unanswered
+      onResponse: (statusCode, headers) => { writeAnswerHead(reply, statusCode, headers, hostname, app.closing || request.headers.upgrade !== undefined) },
       onEnd: (statusCode) => { proxied.answered(statusCode) },
       onError: (error, answered) => {
         // a client that left is owed nothing, not even a retry
@@ -102,9 +107,11 @@ export default fp(async (app) => {
         const code = noAnswerCode(error)
         const outcome = code === undefined ? proxied.badAnswer(error.message) : proxied.noAnswer(code)
         if ('retry' in outcome) {
-          attempt(request, reply, proxied)
+          attempt(request, reply, proxied, path)
           return
         }
+        // an answer refused as malformed closes the client's connection too (docs/http-strictness.md)
+        if (code === undefined) reply.header('connection', 'close')
         reply.code(outcome.statusCode).header('x-ringlb-replica', proxied.replica.hostname)
           .send({ message: `<Error> ${outcome.message}`, status: 'failure' })
       }
@@ -115,9 +122,15 @@ export default fp(async (app) => {
     passBodiesThrough(scope, config.LB_BODY_LIMIT)
     // not async: the proxy has no use for a promise per request, and Fastify catches a throw all the same
     const handler = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+      const target = checkTarget(request.raw)
+      if ('refused' in target) {
+        // what follows it on the connection is not read: a refused request may have been framed another way
+        reply.header('connection', 'close')
+        throw badRequest(target.refused)
+      }
       const proxied = lifecycle.begin(request, request.method)
       if (proxied === undefined) throw unavailable(NO_REPLICAS)
-      attempt(request, reply, proxied)
+      attempt(request, reply, proxied, target.path)
       return reply
     }
     if (!config.LB_ACCESS_LOG) {

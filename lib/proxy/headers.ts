@@ -18,6 +18,22 @@ export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection
  */
 const BALANCER_WRITES = new Set(['host', 'x-forwarded-host', 'x-forwarded-proto'])
 
+/** `Host` as RFC 9110 §7.2 has it: a uri-host (reg-name or bracketed IP literal) and an optional port; no userinfo, spaces or other bytes */
+export const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/
+
+/**
+ * A header value without its optional whitespace, which is SP and HTAB only
+ * (RFC 9110 §5.6.3): String.prototype.trim() would also strip NBSP and other
+ * bytes a strict reader takes as part of the value (`Content-Length: 0<NBSP>`).
+ */
+export function trimOws (value: string): string {
+  let start = 0
+  let end = value.length
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--
+  return start === 0 && end === value.length ? value : value.slice(start, end)
+}
+
 /** The scheme clients reach the balancer by, as X-Forwarded-Proto says it. */
 export const FORWARDED_PROTO = 'http'
 
@@ -25,7 +41,7 @@ export const FORWARDED_PROTO = 'http'
 export function connectionOptions (value: string): string[] {
   const options: string[] = []
   for (const token of value.toLowerCase().split(',')) {
-    const option = token.trim()
+    const option = trimOws(token)
     if (option !== '') options.push(option)
   }
   return options
@@ -90,3 +106,33 @@ export function downstreamHeaders (headers: Headers): OutgoingHttpHeaders {
   }
   return out
 }
+
+/** What the undici path forwards of a request Node's parser took: the target in origin-form, or why it is refused (400). */
+export type TargetCheck = { path: string } | { refused: string }
+
+/**
+ * The checks a request Node's parser took must still pass to be proxied
+ * (docs/http-strictness.md), as nginx and HAProxy make them: HTTP/1.1 or 1.0;
+ * exactly one Host of uri-host syntax (none only on HTTP/1.0); an origin-form
+ * target, or an absolute-form one naming the Host's own authority, rewritten
+ * to origin-form (the replica never sees another authority).
+ */
+export function checkTarget (request: Pick<IncomingMessage, 'url' | 'httpVersion' | 'rawHeaders'>): TargetCheck {
+  const { httpVersion, rawHeaders } = request
+  if (httpVersion !== '1.1' && httpVersion !== '1.0') return { refused: `HTTP/${httpVersion} is not served: HTTP/1.1 or HTTP/1.0 only` }
+  let host: string | undefined
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length !== 4 || rawHeaders[i].toLowerCase() !== 'host') continue
+    if (host !== undefined) return { refused: 'more than one Host header' }
+    host = rawHeaders[i + 1]
+  }
+  if (host === undefined ? httpVersion === '1.1' : !HOST_VALUE.test(host)) return { refused: host === undefined ? 'no Host header' : `malformed Host header: ${JSON.stringify(host.slice(0, 80))}` }
+  const url = request.url ?? ''
+  if (url.startsWith('/')) return { path: url }
+  const absolute = /^https?:\/\/([^/?#]*)(.*)$/i.exec(url)
+  if (absolute === null) return { refused: `the request target must be a path (origin-form) or an absolute URL: ${JSON.stringify(url.slice(0, 80))}` }
+  const [, authority, rest] = absolute
+  if (!HOST_VALUE.test(authority) || (host !== undefined && authority.toLowerCase() !== host.toLowerCase())) return { refused: `the absolute target's authority ${JSON.stringify(authority.slice(0, 80))} is not the Host header's` }
+  return { path: rest.startsWith('/') ? rest : `/${rest}` }
+}
+
