@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig, swarmConstraints } from '../lib/config.js'
-import { makeCertificate } from './support/certificate.js'
+import { makeCertificate } from '../scripts/lib/certificate.js'
 
 t.test('defaults are the contract\'s', async t => {
   const c = loadConfig({})

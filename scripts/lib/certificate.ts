@@ -16,8 +16,8 @@ export interface TestCertificate {
 
 /**
  * A self-signed certificate made with Debian's openssl into a fresh temporary
- * folder, valid for a day for `localhost` and `127.0.0.1`, as a test's own
- * TLS material (no certificate is checked in).
+ * folder, valid for a day for `localhost` and `127.0.0.1`: the TLS material of
+ * a test or a bench run (no certificate is checked in).
  */
 export function makeCertificate (): TestCertificate {
   const dir = mkdtempSync(join(tmpdir(), 'ringlb-tls-'))
