@@ -25,7 +25,13 @@ class Relay {
   private pendingClose: Buffer | undefined
   private shut = false
 
-  constructor (private readonly from: Duplex, private readonly to: Duplex, websocket: boolean, count: (bytes: number) => void) {
+  /**
+   * `endsFirst`: whether this side's connection is ended right after its close
+   * frame. The server end of a WebSocket closes the TCP connection first
+   * (RFC 6455 §7.1.1): the balancer does so towards the client, and towards
+   * the replica waits for the replica to close it (or cuts it after a timeout).
+   */
+  constructor (private readonly from: Duplex, private readonly to: Duplex, websocket: boolean, private readonly endsFirst: boolean, count: (bytes: number) => void) {
     this.frames = websocket ? new FrameBoundaries() : undefined
     from.on('data', (chunk: Buffer) => {
       if (this.shut) return
@@ -62,7 +68,10 @@ class Relay {
 
   private closeNow (frame: Buffer | undefined): void {
     this.shut = true
-    if (this.to.writable) this.to.end(frame)
+    if (this.to.writable) {
+      if (frame === undefined || this.endsFirst) this.to.end(frame)
+      else this.to.write(frame)
+    }
     // what comes after (the peer's own close frame) is read and dropped, so the peer's writes do not stall
     this.from.resume()
   }
@@ -92,8 +101,8 @@ export class Tunnel {
     this.key = options.key
     this.replica = options.replica
     this.owner = options.owner
-    this.up = new Relay(client, upstream, options.websocket, options.toReplica)
-    this.down = new Relay(upstream, client, options.websocket, options.toClient)
+    this.up = new Relay(client, upstream, options.websocket, false, options.toReplica)
+    this.down = new Relay(upstream, client, options.websocket, true, options.toClient)
     const ended = (socket: Duplex): Promise<void> => new Promise(resolve => {
       if (socket.destroyed) resolve()
       else socket.once('close', () => { resolve() })
