@@ -2,9 +2,9 @@ import { once } from 'node:events'
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { Tunnel } from '../lib/proxy/tunnel.js'
-import { Tunnels } from '../lib/proxy/tunnels.js'
-import { upgradeDecision } from '../lib/proxy/upgrade.js'
+import { Tunnel } from '../../lib/proxy/tunnel.js'
+import { Tunnels } from '../../lib/proxy/tunnels.js'
+import { upgradeDecision } from '../../lib/proxy/upgrade.js'
 
 t.test('an upgrade is tunnelled when listed, served plainly when it asks only for h2c, and refused otherwise', async t => {
   t.same(upgradeDecision('websocket', ['websocket']), { action: 'tunnel', protocol: 'websocket' })

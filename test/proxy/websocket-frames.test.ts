@@ -1,6 +1,6 @@
 import t from 'tap'
 import * as ws from 'ws'
-import { CLOSE_SERVICE_RESTART, FrameBoundaries, closeFrame } from '../lib/proxy/websocket-frames.js'
+import { CLOSE_SERVICE_RESTART, FrameBoundaries, closeFrame } from '../../lib/proxy/websocket-frames.js'
 
 // ws's own frame writer and reader, which its typings leave out
 interface WsInternals {
