@@ -1,13 +1,17 @@
+import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { unavailable } from '../lib/errors.js'
+import { badRequest, unavailable } from '../lib/errors.js'
 import { FastPath } from '../lib/proxy/fast-path/fast-path.js'
 import { ClientGone, forward, noAnswerCode } from '../lib/proxy/forwarder.js'
-import { downstreamHeaders, upstreamHeaders } from '../lib/proxy/headers.js'
+import { downstreamHeaders, upgradeHeaders, upstreamHeaders } from '../lib/proxy/headers.js'
 import { type Backends, Lifecycle, NO_REPLICAS, type ProxiedRequest } from '../lib/proxy/lifecycle.js'
 import { ownPathMatcher } from '../lib/proxy/own-paths.js'
 import { ReplicaPools } from '../lib/proxy/replica-pools.js'
+import { Tunnels } from '../lib/proxy/tunnels.js'
+import { openTunnel, upgradeDecision } from '../lib/proxy/upgrade.js'
 import type { ReplicaHandle } from '../lib/replicas/drivers/driver.js'
 
 declare module 'fastify' {
@@ -75,6 +79,48 @@ export default fp(async (app) => {
     ...(fastPath === undefined ? [] : [{ transport: 'fast-path', origins: fastPath.connections() }])
   ])
 
+  const tunnels = takeUpgrades(app)
+
+  /** An upgrade request (a WebSocket): tunnelled when LB_UPGRADE_PROTOCOLS lists what it asks for, refused otherwise. */
+  function upgrade (request: FastifyRequest, reply: FastifyReply, head: Buffer): void {
+    const decision = upgradeDecision(String(request.headers.upgrade), config.LB_UPGRADE_PROTOCOLS)
+    if (decision.action === 'refuse') throw badRequest(decision.reason)
+    const proxied = lifecycle.begin(request, request.method)
+    if (proxied === undefined) throw unavailable(NO_REPLICAS)
+    // h2c alone: a plain request, whose Upgrade header stays on this hop
+    if (decision.action === 'ignore') {
+      attempt(request, reply, proxied)
+      return
+    }
+    openTunnel(proxied, {
+      method: request.method,
+      path: request.url,
+      headers: upgradeHeaders(request.raw as IncomingMessage),
+      client: request.raw.socket,
+      head,
+      websocket: decision.protocol === 'websocket'
+    }, {
+      timeoutMs: config.LB_PROXY_TIMEOUT_MS,
+      owner: key => backends.ring.lookup(key)?.hostname,
+      bytes: (hostname) => {
+        const counts = metrics.tunnelOpened(hostname)
+        return { toReplica: (n) => { counts.tunnelBytesToReplica += n }, toClient: (n) => { counts.tunnelBytesToClient += n } }
+      },
+      opened: (tunnel) => {
+        reply.hijack()
+        tunnels.add(tunnel)
+      }
+    }, {
+      passBack: (response, hostname) => {
+        writeAnswerHead(reply, response.statusCode ?? 502, response.headers, hostname, true)
+        response.pipe(reply.raw)
+      },
+      fail: (statusCode, message, hostname) => {
+        void reply.code(statusCode).header('x-ringlb-replica', hostname).send({ message: `<Error> ${message}`, status: 'failure' })
+      }
+    })
+  }
+
   /** One attempt on the undici path: the bytes go through our pools, what happens is the lifecycle's to say. */
   function attempt (request: FastifyRequest, reply: FastifyReply, proxied: ProxiedRequest<ReplicaHandle>): void {
     const { hostname, url } = proxied.replica
@@ -115,6 +161,11 @@ export default fp(async (app) => {
     passBodiesThrough(scope, config.LB_BODY_LIMIT)
     // not async: the proxy has no use for a promise per request, and Fastify catches a throw all the same
     const handler = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+      const head = upgradeHeads.get(request.raw)
+      if (head !== undefined) {
+        upgrade(request, reply, head)
+        return reply
+      }
       const proxied = lifecycle.begin(request, request.method)
       if (proxied === undefined) throw unavailable(NO_REPLICAS)
       attempt(request, reply, proxied)
@@ -131,6 +182,42 @@ export default fp(async (app) => {
     scope.all('/*', handler)
   })
 }, { name: 'proxy', dependencies: ['config', 'graceful-close', 'ring', 'replicas', 'metrics', 'own-routes'] })
+
+/** Upgrade requests, with the bytes their client sent after the head: the HTTP server hands them over with their socket. */
+const upgradeHeads = new WeakMap<object, Buffer>()
+
+/**
+ * Takes the HTTP server's upgrade requests (Node hands them over in
+ * 'upgrade', with their socket, not in 'request'; the fast path leaves them
+ * to it) through Fastify's router like any request, as @fastify/websocket
+ * does: the balancer's own routes answer them as usual, and the proxy's route
+ * tunnels them. Any answer other than a tunnel is the connection's last, since
+ * no HTTP parser reads it any more. Open tunnels follow the ring (Tunnels),
+ * and are closed at shutdown.
+ */
+function takeUpgrades (app: FastifyInstance): Tunnels {
+  const { backends, config, metrics } = app
+  const tunnels = new Tunnels({
+    owner: key => backends.ring.lookup(key)?.hostname,
+    closeMoved: config.LB_CLOSE_MOVED_TUNNELS,
+    graceMs: config.LB_MOVED_TUNNEL_GRACE_MS,
+    drainMs: config.LB_DRAIN_MS,
+    onClosed: (tunnel, moved) => { metrics.tunnelClosed(tunnel.replica, moved) }
+  })
+  backends.on('join', () => { tunnels.ringChanged() })
+  backends.on('leave', (replica) => { tunnels.replicaLeft(replica.hostname) })
+  app.addHook('preClose', async () => { tunnels.closeAll() })
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => { socket.destroy() })
+    upgradeHeads.set(request, head)
+    const response = new ServerResponse(request)
+    response.assignSocket(socket as Socket)
+    response.shouldKeepAlive = false
+    response.once('finish', () => { socket.end() })
+    app.routing(request, response)
+  })
+  return tunnels
+}
 
 /**
  * Puts the fast path in front of the HTTP server: it takes every new

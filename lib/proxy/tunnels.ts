@@ -17,8 +17,8 @@ export interface TunnelsOptions {
   graceMs: number
   /** how long a leaving replica's tunnels may stay (LB_DRAIN_MS) */
   drainMs: number
-  /** a tunnel was closed because its key moved */
-  onMoved: (tunnel: Tunnel) => void
+  /** a tunnel closed; `moved` when the balancer closed it because its key moved */
+  onClosed: (tunnel: Tunnel, moved: boolean) => void
 }
 
 /**
@@ -33,6 +33,7 @@ export interface TunnelsOptions {
  */
 export class Tunnels {
   private readonly open = new Set<Tunnel>()
+  private readonly moved = new WeakSet<Tunnel>()
   private readonly timers = new Set<NodeJS.Timeout>()
 
   constructor (private readonly options: TunnelsOptions) {}
@@ -43,7 +44,10 @@ export class Tunnels {
 
   add (tunnel: Tunnel): void {
     this.open.add(tunnel)
-    void tunnel.closed.then(() => { this.open.delete(tunnel) })
+    void tunnel.closed.then(() => {
+      this.open.delete(tunnel)
+      this.options.onClosed(tunnel, this.moved.has(tunnel))
+    })
   }
 
   /** The ring changed: moved keys start their grace period, keys that mapped back end theirs. */
@@ -89,8 +93,8 @@ export class Tunnels {
       if (tunnel.movedSince === undefined || tunnel.movedSince > due) continue
       tunnel.movedSince = undefined
       this.open.delete(tunnel)
+      this.moved.add(tunnel)
       tunnel.close(CLOSE_SERVICE_RESTART, 'key moved to another replica: reconnect')
-      this.options.onMoved(tunnel)
     }
   }
 

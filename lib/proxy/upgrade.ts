@@ -1,5 +1,9 @@
 import { type IncomingMessage, type OutgoingHttpHeaders, request as httpRequest } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { noAnswerCode } from './forwarder.js'
+import type { ProxiedRequest, ProxyTarget } from './lifecycle.js'
+import { Tunnel } from './tunnel.js'
 
 /** What to do with a request that asks for a protocol upgrade. */
 export type UpgradeDecision =
@@ -65,5 +69,87 @@ export async function requestUpgrade (origin: string, method: string, path: stri
       reject(error)
     })
     request.end()
+  })
+}
+
+/** What becomes of an upgrade request, for the transport to write (a tunnel it need not: it is open). */
+export interface UpgradeOutcome {
+  /** the replica answered other than 101: pass its answer back, then close the client's connection */
+  passBack: (response: IncomingMessage, hostname: string) => void
+  /** the error answer, in the contract's shape */
+  fail: (statusCode: number, message: string, hostname: string) => void
+}
+
+export interface UpgradeRequest {
+  method: string
+  /** path and query, as the client sent them */
+  path: string
+  /** the headers to send (headers.ts: upgradeHeaders) */
+  headers: OutgoingHttpHeaders
+  /** the client's connection, and what the client sent after its request head */
+  client: Duplex
+  head: Buffer
+  /** tunnel a WebSocket (close frames), or another listed protocol */
+  websocket: boolean
+}
+
+export interface TunnelSetting {
+  timeoutMs: number
+  /** the replica that owns a key on the ring now, by hostname (not the bounded-loads pick) */
+  owner: (key: number) => string | undefined
+  /** where a tunnel to `hostname` counts the bytes it passes on */
+  bytes: (hostname: string) => { toReplica: (bytes: number) => void, toClient: (bytes: number) => void }
+  /** the tunnel is open, its 101 passed back */
+  opened: (tunnel: Tunnel) => void
+}
+
+/**
+ * One upgrade request's attempts, decided by the lifecycle like any proxied
+ * request's (retry on the next replica when one does not answer, 502/504
+ * otherwise): the replica's 101 is passed back with `x-ringlb-replica`, and
+ * the two connections are joined in a Tunnel that stays in flight until it
+ * closes; any other answer is passed back as it is.
+ */
+export function openTunnel<R extends ProxyTarget> (proxied: ProxiedRequest<R>, request: UpgradeRequest, setting: TunnelSetting, outcome: UpgradeOutcome): void {
+  const { hostname, url } = proxied.replica
+  requestUpgrade(url, request.method, request.path, request.headers, setting.timeoutMs).then((answer) => {
+    if (request.client.destroyed) {
+      (answer.upgraded ? answer.socket : answer.response).destroy()
+      proxied.clientGone()
+      return
+    }
+    if (!answer.upgraded) {
+      answer.response.once('end', () => { proxied.answered(answer.response.statusCode ?? 502) })
+      outcome.passBack(answer.response, hostname)
+      return
+    }
+    const { response, socket, head } = answer
+    let lines = 'HTTP/1.1 101 Switching Protocols\r\n'
+    for (let i = 0; i < response.rawHeaders.length; i += 2) lines += `${response.rawHeaders[i]}: ${response.rawHeaders[i + 1]}\r\n`
+    request.client.write(`${lines}x-ringlb-replica: ${hostname}\r\n\r\n`)
+    if (head.length > 0) request.client.write(head)
+    if (request.head.length > 0) socket.write(request.head)
+    proxied.upgraded()
+    const tunnel = new Tunnel(request.client, socket, {
+      key: proxied.key,
+      replica: hostname,
+      owner: setting.owner(proxied.key) ?? hostname,
+      websocket: request.websocket,
+      ...setting.bytes(hostname)
+    })
+    void tunnel.closed.then(() => { proxied.tunnelClosed() })
+    setting.opened(tunnel)
+  }, (error: Error) => {
+    if (request.client.destroyed) {
+      proxied.clientGone()
+      return
+    }
+    const code = noAnswerCode(error)
+    const next = code === undefined ? proxied.badAnswer(error.message) : proxied.noAnswer(code)
+    if ('retry' in next) {
+      openTunnel(proxied, request, setting, outcome)
+      return
+    }
+    outcome.fail(next.statusCode, next.message, proxied.replica.hostname)
   })
 }

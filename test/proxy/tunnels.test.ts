@@ -104,7 +104,14 @@ function fakeTunnel (key: number, replica: string): Tunnel & { closes: Array<[nu
 t.test('after a ring change, only tunnels whose key moved are closed, with 1012, after the grace period', async t => {
   const owners = new Map([[1, 'a'], [2, 'b'], [3, 'a']])
   const moved: number[] = []
-  const tunnels = new Tunnels({ owner: key => owners.get(key), closeMoved: true, graceMs: 100, drainMs: 10_000, onMoved: tunnel => moved.push(tunnel.key) })
+  const closed: number[] = []
+  const tunnels = new Tunnels({
+    owner: key => owners.get(key),
+    closeMoved: true,
+    graceMs: 100,
+    drainMs: 10_000,
+    onClosed: (tunnel, wasMoved) => { (wasMoved ? moved : closed).push(tunnel.key) }
+  })
   const [one, two, three] = [fakeTunnel(1, 'a'), fakeTunnel(2, 'b'), fakeTunnel(3, 'a')]
   for (const tunnel of [one, two, three]) tunnels.add(tunnel)
   owners.set(1, 'c')
@@ -123,11 +130,14 @@ t.test('after a ring change, only tunnels whose key moved are closed, with 1012,
   t.equal(tunnels.size, 2)
   tunnels.closeAll()
   t.same(two.closes, [[1001, 'balancer shutting down']])
+  await sleep(0)
+  t.same(closed.sort(), [2, 3], 'the others are counted closed, not moved')
+  t.same(moved, [1])
 })
 
 t.test('with moved-tunnel closing off, a ring change closes nothing, and a leaving replica\'s tunnels go with 1001 as its drain ends', async t => {
   const owners = new Map([[1, 'a'], [2, 'b']])
-  const tunnels = new Tunnels({ owner: key => owners.get(key), closeMoved: false, graceMs: 0, drainMs: 300, onMoved: () => t.fail('none moved') })
+  const tunnels = new Tunnels({ owner: key => owners.get(key), closeMoved: false, graceMs: 0, drainMs: 300, onClosed: (_tunnel, moved) => { t.notOk(moved, 'none moved') } })
   const [one, two] = [fakeTunnel(1, 'a'), fakeTunnel(2, 'b')]
   tunnels.add(one)
   tunnels.add(two)
