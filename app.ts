@@ -70,6 +70,19 @@ export const options: FastifyServerOptions = {
   pluginTimeout: 120_000
 }
 
+/**
+ * The server options for PORT: `options`, and with LB_TLS_CERT and
+ * LB_TLS_KEY, TLS that offers h2 and http/1.1 by ALPN. Fastify's HTTP/2
+ * server answers both (allowHTTP1): an h2 client gets HTTP/2, any other one
+ * HTTP/1.1 on the same routes, WebSocket upgrades included.
+ */
+export function serverOptions (config: Config): FastifyServerOptions {
+  if (config.tls === undefined) return options
+  const tls = { http2: true, https: { allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], cert: config.tls.cert, key: config.tls.key } }
+  // Fastify types an HTTP/2 instance apart; the app serves both alike
+  return { ...options, ...tls } as FastifyServerOptions
+}
+
 /** The reason a client reads in an error body, from Fastify's own errors in plain words. */
 function describe (error: FastifyError): string {
   switch (error.code) {

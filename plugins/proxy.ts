@@ -1,5 +1,6 @@
 import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -44,7 +45,8 @@ export function bodyOf (request: FastifyRequest): Buffer | undefined {
 export function writeAnswerHead (reply: FastifyReply, statusCode: number, headers: Record<string, string | string[] | undefined>, replica: string | undefined, closing: boolean): void {
   const out = downstreamHeaders(headers)
   if (replica !== undefined) out['x-ringlb-replica'] = replica
-  if (closing) out.connection = 'close'
+  // HTTP/2 has no Connection header: its sessions close with GOAWAY, which Node sends when the server closes
+  if (closing && reply.request.raw.httpVersionMajor < 2) out.connection = 'close'
   reply.raw.writeHead(statusCode, out)
   reply.hijack()
 }
@@ -222,22 +224,30 @@ function takeUpgrades (app: FastifyInstance): Tunnels {
 /**
  * Puts the fast path in front of the HTTP server: it takes every new
  * connection, and gives the server (through the server's own connection
- * listener) those it leaves.
+ * listener) those it leaves. Over TLS it takes them once the handshake is
+ * done: HTTP/1.1 ones (ALPN http/1.1, or none), while h2 ones go straight to
+ * the HTTP/2 server.
  */
 function takeConnections (app: FastifyInstance, lifecycle: Lifecycle<ReplicaHandle>): FastPath<ReplicaHandle> {
-  const http = app.server.listeners('connection') as Array<(socket: Socket) => void>
+  const event = app.config.tls === undefined ? 'connection' : 'secureConnection'
+  const http = app.server.listeners(event) as Array<(socket: Socket) => void>
+  const handOff = (socket: Socket): void => { for (const listener of http) listener.call(app.server, socket) }
   const fastPath = new FastPath<ReplicaHandle>({
     lifecycle,
     // the balancer's own routes, registered before this plugin
     isOwn: ownPathMatcher(app.ownRoutes.urls()),
     timeoutMs: app.config.LB_PROXY_TIMEOUT_MS,
-    keepAliveTimeoutMs: app.server.keepAliveTimeout,
-    headersTimeoutMs: app.server.headersTimeout,
+    // Node's HTTP/1.1 default; the HTTP/2 server has no such setting
+    keepAliveTimeoutMs: app.server.keepAliveTimeout ?? 5000,
+    headersTimeoutMs: app.server.headersTimeout ?? 60_000,
     closing: () => app.closing,
-    handOff: (socket) => { for (const listener of http) listener.call(app.server, socket) }
+    handOff
   })
-  app.server.removeAllListeners('connection')
-  app.server.on('connection', (socket: Socket) => { fastPath.accept(socket) })
+  app.server.removeAllListeners(event)
+  app.server.on(event, (socket: Socket) => {
+    if ((socket as TLSSocket).alpnProtocol === 'h2') handOff(socket)
+    else fastPath.accept(socket)
+  })
   app.backends.on('leave', (replica) => { fastPath.release(replica.url) })
   app.backends.on('fail', (replica) => { fastPath.abandon(replica.url) })
   app.addHook('preClose', async () => { fastPath.close() })
