@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -11,6 +11,8 @@ export interface TestCertificate {
   key: string
   /** a key of another pair, which does not match `cert` */
   otherKey: string
+  /** the certificate's PEM text, for a client that trusts it */
+  certPem: () => string
   remove: () => void
 }
 
@@ -27,5 +29,5 @@ export function makeCertificate (): TestCertificate {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'pipe' })
   execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', otherKey], { stdio: 'pipe' })
-  return { dir, cert, key, otherKey, remove: () => { rmSync(dir, { recursive: true, force: true }) } }
+  return { dir, cert, key, otherKey, certPem: () => readFileSync(cert, 'utf8'), remove: () => { rmSync(dir, { recursive: true, force: true }) } }
 }
