@@ -78,7 +78,8 @@ export const options: FastifyServerOptions = {
  */
 export function serverOptions (config: Config): FastifyServerOptions {
   if (config.tls === undefined) return options
-  const tls = { http2: true, https: { allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], cert: config.tls.cert, key: config.tls.key } }
+  // noDelay, as Node's HTTP server has by default: without it, Nagle's algorithm holds back the small TLS records of an answer (~40 ms a request)
+  const tls = { http2: true, https: { allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], cert: config.tls.cert, key: config.tls.key, noDelay: true } }
   // Fastify types an HTTP/2 instance apart; the app serves both alike
   return { ...options, ...tls } as FastifyServerOptions
 }
