@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { connect as http2Connect } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { promisify } from 'node:util'
@@ -82,3 +83,23 @@ for (const fastPath of ['true', 'false']) {
     t.equal(await client.echo('over tls'), 'over tls')
   })
 }
+
+t.test('an HTTP/2 request in flight when the balancer closes gets its answer', async t => {
+  const { app, base } = await tlsBalancer(t)
+  const session = http2Connect(base, { ca: certificate.certPem() })
+  t.teardown(() => { session.destroy() })
+  const stream = session.request({ ':path': '/slow?ms=800&id=5' })
+  const answer = new Promise<{ status: number, body: string }>((resolve, reject) => {
+    let status = 0
+    let body = ''
+    stream.on('response', headers => { status = Number(headers[':status']) })
+    stream.on('data', (chunk: Buffer) => { body += chunk.toString() })
+    stream.on('end', () => { resolve({ status, body }) })
+    stream.on('error', reject)
+  })
+  await new Promise(resolve => setTimeout(resolve, 200))
+  const closing = app.close()
+  const { status } = await answer
+  t.equal(status, 200, 'answered, with no Connection header to break HTTP/2')
+  await closing
+})
