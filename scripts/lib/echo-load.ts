@@ -61,5 +61,7 @@ export async function measureEcho (url: string, options: LoadOptions): Promise<M
   for (const socket of sockets) socket.terminate()
   errors += options.connections - open
   const sorted = samples.slice(countAtStart, Math.min(count, MAX_SAMPLES)).sort()
-  return { rps: measured / elapsed, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), errors }
+  // to 0.01 ms, as autocannon's whole milliseconds are whole
+  const ms = (value: number): number => Math.round(value * 100) / 100
+  return { rps: measured / elapsed, p50: ms(percentile(sorted, 0.5)), p99: ms(percentile(sorted, 0.99)), errors }
 }
