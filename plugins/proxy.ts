@@ -103,7 +103,7 @@ export default fp(async (app) => {
       websocket: decision.protocol === 'websocket'
     }, {
       timeoutMs: config.LB_PROXY_TIMEOUT_MS,
-      owner: key => backends.ring.lookup(key)?.hostname,
+      owner: tunnels.owner,
       bytes: (hostname) => {
         const counts = metrics.tunnelOpened(hostname)
         return { toReplica: (n) => { counts.tunnelBytesToReplica += n }, toClient: (n) => { counts.tunnelBytesToClient += n } }
@@ -199,9 +199,11 @@ const upgradeHeads = new WeakMap<object, Buffer>()
  */
 function takeUpgrades (app: FastifyInstance): Tunnels {
   const { backends, config, metrics } = app
+  // round-robin gives a key no owner (and each lookup moves it on): its tunnels have nowhere to follow
+  const keyed = config.LB_HASH !== 'round-robin'
   const tunnels = new Tunnels({
-    owner: key => backends.ring.lookup(key)?.hostname,
-    closeMoved: config.LB_CLOSE_MOVED_TUNNELS,
+    owner: keyed ? key => backends.ring.lookup(key)?.hostname : () => undefined,
+    closeMoved: keyed && config.LB_CLOSE_MOVED_TUNNELS,
     graceMs: config.LB_MOVED_TUNNEL_GRACE_MS,
     drainMs: config.LB_DRAIN_MS,
     onClosed: (tunnel, moved) => { metrics.tunnelClosed(tunnel.replica, moved) }

@@ -36,7 +36,12 @@ export class Tunnels {
   private readonly moved = new WeakSet<Tunnel>()
   private readonly timers = new Set<NodeJS.Timeout>()
 
-  constructor (private readonly options: TunnelsOptions) {}
+  /** the replica that owns a key now, as the tunnels follow it */
+  readonly owner: (key: number) => string | undefined
+
+  constructor (private readonly options: TunnelsOptions) {
+    this.owner = options.owner
+  }
 
   get size (): number {
     return this.open.size

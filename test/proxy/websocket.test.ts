@@ -131,6 +131,17 @@ t.test('after /add, exactly the tunnels whose key moved are closed, and their cl
   t.equal((await app.inject('/stats')).json().totals.tunnels_moved, moved.length)
 })
 
+t.test('under round-robin a key has no owner: /add closes no tunnel', async t => {
+  const { app, base } = await listening(t, { LB_HASH: 'round-robin', LB_MOVED_TUNNEL_GRACE_MS: '100' })
+  const clients = await Promise.all([1, 2, 3, 4, 5, 6].map(async key => await openEcho(base, key)))
+  t.teardown(() => { for (const c of clients) c.socket.terminate() })
+  t.equal(new Set(clients.map(c => c.replica)).size, 3, 'spread in turn')
+  t.equal((await app.inject({ method: 'POST', url: '/add', payload: { n: 1 } })).statusCode, 200)
+  await sleep(600)
+  for (const client of clients) t.equal(await client.echo('kept'), 'kept')
+  t.equal((await app.inject('/stats')).json().totals.tunnels_moved, 0)
+})
+
 t.test('an upgrade to a protocol LB_UPGRADE_PROTOCOLS does not list is refused with 400, and h2c alone is served as HTTP/1.1', async t => {
   const { base, driver } = await listening(t)
   const refused = await rawExchange(base, 'GET /echo?id=5 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: irc/6.9\r\n\r\n')
