@@ -153,3 +153,30 @@ t.test('with moved-tunnel closing off, a ring change closes nothing, and a leavi
   t.same(one.closes, [[1001, 'replica removed']])
   t.same(two.closes, [])
 })
+
+t.test('a client that reads nothing holds the replica back: the tunnel buffers little, and all bytes arrive once it reads', async t => {
+  const [client, clientSide] = await socketPair(t)
+  const [upstreamSide, replica] = await socketPair(t)
+  let relayed = 0
+  const tunnel = new Tunnel(clientSide, upstreamSide, { key: 1, replica: 'r', owner: 'r', websocket: false, toReplica: () => {}, toClient: n => { relayed += n } })
+  client.pause()
+  const total = 64 << 20
+  const chunk = Buffer.alloc(64 << 10, 1)
+  let written = 0
+  // the replica writes as fast as its socket takes it, for at most 2 s
+  const deadline = Date.now() + 2000
+  while (written < total && Date.now() < deadline) {
+    written += chunk.length
+    if (!replica.write(chunk)) await Promise.race([once(replica, 'drain'), sleep(200)])
+  }
+  t.ok(upstreamSide.isPaused(), 'the replica\'s side is paused while the client\'s cannot take more')
+  t.ok(relayed < written, `the tunnel relayed ${relayed >> 20} MiB of the ${written >> 20} MiB written`)
+  let received = 0
+  client.on('data', (data: Buffer) => { received += data.length })
+  client.resume()
+  replica.end()
+  await once(client, 'end')
+  t.equal(received, written, 'every byte arrives once the client reads')
+  client.end()
+  await tunnel.closed
+})

@@ -131,6 +131,16 @@ t.test('after /add, exactly the tunnels whose key moved are closed, and their cl
   t.equal((await app.inject('/stats')).json().totals.tunnels_moved, moved.length)
 })
 
+t.test('shutdown closes open tunnels with 1001 Going Away', async t => {
+  const { app, base } = await listening(t)
+  const client = await openEcho(base, 99)
+  t.teardown(() => { client.socket.terminate() })
+  t.equal(await client.echo('before'), 'before')
+  const closing = app.close()
+  t.same(await client.closed, { code: 1001, reason: 'balancer shutting down' })
+  await closing
+})
+
 t.test('under round-robin a key has no owner: /add closes no tunnel', async t => {
   const { app, base } = await listening(t, { LB_HASH: 'round-robin', LB_MOVED_TUNNEL_GRACE_MS: '100' })
   const clients = await Promise.all([1, 2, 3, 4, 5, 6].map(async key => await openEcho(base, key)))
