@@ -1,6 +1,6 @@
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { Workers } from './lib/cluster/primary.js'
 import type { RingMirror } from './lib/cluster/ring-mirror.js'
 import type { OwnRoute } from './lib/cluster/messages.js'
@@ -72,6 +72,20 @@ export const options: FastifyHttpOptions<Server> = {
   http: { requireHostHeader: false },
   // starting the replicas is part of getting ready, and containers take a while
   pluginTimeout: 120_000
+}
+
+/**
+ * The server options for PORT: `options`, and with LB_TLS_CERT and
+ * LB_TLS_KEY, TLS that offers h2 and http/1.1 by ALPN. Fastify's HTTP/2
+ * server answers both (allowHTTP1): an h2 client gets HTTP/2, any other one
+ * HTTP/1.1 on the same routes, WebSocket upgrades included.
+ */
+export function serverOptions (config: Config): FastifyServerOptions {
+  if (config.tls === undefined) return options
+  // noDelay, as Node's HTTP server has by default: without it, Nagle's algorithm holds back the small TLS records of an answer (~40 ms a request)
+  const tls = { http2: true, https: { allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], cert: config.tls.cert, key: config.tls.key, noDelay: true } }
+  // Fastify types an HTTP/2 instance apart; the app serves both alike
+  return { ...options, ...tls } as FastifyServerOptions
 }
 
 /** The reason a client reads in an error body, from Fastify's own errors in plain words. */

@@ -4,6 +4,7 @@ import { DEFAULT_HASH_KEY, type HashKeySource, parseHashKey } from './proxy/key-
 import { type Upstream, parseUpstreams } from './replicas/upstreams.js'
 import type { RingOptions } from './rings/index.js'
 import { isPrime } from './rings/maglev.js'
+import { type TlsFiles, TlsSettingError, loadTlsFiles } from './tls.js'
 
 /** A string setting with a fixed set of values (one readable error, unlike a union of literals). */
 function oneOf<const T extends string> (values: readonly T[], defaultValue?: T) {
@@ -52,12 +53,17 @@ export const ConfigSchema = Type.Object({
   LB_SWARM_POLL_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 500 }),
   LB_SWARM_CONSTRAINTS: Type.String({ default: '' }),
   LB_CONTAINER_PREFIX: Type.String({ pattern: '^[a-zA-Z0-9_.-]{0,30}$', default: '' }),
+  LB_TLS_CERT: Type.Optional(Type.String({ minLength: 1 })),
+  LB_TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  LB_UPGRADE_PROTOCOLS: Type.String({ default: 'websocket' }),
+  LB_CLOSE_MOVED_TUNNELS: Type.Boolean({ default: true }),
+  LB_MOVED_TUNNEL_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 1000 }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
 })
 
 export type RawConfig = Static<typeof ConfigSchema>
 
-export interface Config extends Omit<RawConfig, 'LB_REPLICA_ENV' | 'LB_UPSTREAMS' | 'LB_HASH_KEY'> {
+export interface Config extends Omit<RawConfig, 'LB_REPLICA_ENV' | 'LB_UPSTREAMS' | 'LB_HASH_KEY' | 'LB_UPGRADE_PROTOCOLS'> {
   /** where a request's key comes from, in order (parsed LB_HASH_KEY) */
   LB_HASH_KEY: HashKeySource[]
   /** virtual servers per replica for `assignment`: LB_VNODES, else log2 of the slot count */
@@ -66,6 +72,10 @@ export interface Config extends Omit<RawConfig, 'LB_REPLICA_ENV' | 'LB_UPSTREAMS
   LB_REPLICA_ENV: Record<string, string>
   /** `static`: the servers to balance, parsed (empty with other drivers) */
   LB_UPSTREAMS: Upstream[]
+  /** the `Upgrade` protocols tunnelled to replicas, lower case (never h2c) */
+  LB_UPGRADE_PROTOCOLS: string[]
+  /** the certificate and key read from LB_TLS_CERT and LB_TLS_KEY; undefined without TLS */
+  tls: TlsFiles | undefined
 }
 
 export class ConfigError extends Error {
@@ -109,6 +119,24 @@ function parseReplicaEnv (text: string): Record<string, string> {
   return value as Record<string, string>
 }
 
+/** An HTTP token (RFC 9110 §5.6.2), as a protocol name in `Upgrade` is. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+
+/**
+ * LB_UPGRADE_PROTOCOLS as a list: comma-separated protocol names (a version
+ * after `/` is not part of the name), matched without regard to case. `h2c`
+ * is refused: a balancer that tunnelled it would hand the replica a
+ * connection whose later requests it never sees (request smuggling).
+ */
+function upgradeProtocols (value: string): string[] {
+  const names = value.split(',').map(name => name.trim().toLowerCase()).filter(name => name !== '')
+  for (const name of names) {
+    if (!TOKEN.test(name)) throw new ConfigError(`invalid configuration: LB_UPGRADE_PROTOCOLS has '${name}', which is not a protocol name`)
+    if (name === 'h2c') throw new ConfigError('invalid configuration: LB_UPGRADE_PROTOCOLS may not list h2c: an h2c tunnel would carry requests the balancer never routes')
+  }
+  return [...new Set(names)]
+}
+
 /** Reads and checks the configuration; a bad value throws a ConfigError naming the variable. */
 export function loadConfig (env: Record<string, string | undefined>): Config {
   let raw: RawConfig
@@ -117,12 +145,21 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${explain((err as Error).message)}`)
   }
+  let tls
+  try {
+    tls = loadTlsFiles(raw.LB_TLS_CERT, raw.LB_TLS_KEY)
+  } catch (err) {
+    if (!(err instanceof TlsSettingError)) throw err
+    throw new ConfigError(`invalid configuration: ${err.message}`)
+  }
   const config: Config = {
     ...raw,
     LB_VNODES: raw.LB_VNODES ?? Math.floor(Math.log2(raw.LB_SLOTS)),
     LB_HASH_KEY: parseSetting('LB_HASH_KEY', raw.LB_HASH_KEY, parseHashKey, parseHashKey(DEFAULT_HASH_KEY)),
     LB_REPLICA_ENV: parseSetting('LB_REPLICA_ENV', raw.LB_REPLICA_ENV, parseReplicaEnv, {}),
-    LB_UPSTREAMS: parseSetting('LB_UPSTREAMS', raw.LB_UPSTREAMS, parseUpstreams, [])
+    LB_UPSTREAMS: parseSetting('LB_UPSTREAMS', raw.LB_UPSTREAMS, parseUpstreams, []),
+    LB_UPGRADE_PROTOCOLS: upgradeProtocols(raw.LB_UPGRADE_PROTOCOLS),
+    tls
   }
   if (config.LB_DRIVER === 'static' && config.LB_UPSTREAMS.length === 0) {
     throw new ConfigError('invalid configuration: LB_DRIVER=static needs LB_UPSTREAMS, the servers to balance (name=http://host:port,...)')
@@ -147,7 +184,6 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   }
   return config
 }
-
 
 /** LB_SWARM_CONSTRAINTS as Swarm placement constraints: comma-separated, e.g. `node.role==worker,node.labels.zone==a`. */
 export function swarmConstraints (config: Config): string[] {

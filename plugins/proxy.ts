@@ -1,13 +1,18 @@
+import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { badRequest, errorAnswer, unavailable } from '../lib/errors.js'
 import { FastPath } from '../lib/proxy/fast-path/fast-path.js'
 import { ClientGone, forward, noAnswerCode } from '../lib/proxy/forwarder.js'
-import { checkTarget, downstreamHeaders, upstreamHeaders } from '../lib/proxy/headers.js'
+import { checkTarget, downstreamHeaders, upgradeHeaders, upstreamHeaders } from '../lib/proxy/headers.js'
 import { type Backends, Lifecycle, NO_REPLICAS, type ProxiedRequest } from '../lib/proxy/lifecycle.js'
 import { ownPathMatcher } from '../lib/proxy/own-paths.js'
 import { ReplicaPools } from '../lib/proxy/replica-pools.js'
+import { Tunnels } from '../lib/proxy/tunnels.js'
+import { openTunnel, upgradeDecision } from '../lib/proxy/upgrade.js'
 import type { ReplicaHandle } from '../lib/replicas/drivers/driver.js'
 
 declare module 'fastify' {
@@ -40,7 +45,8 @@ export function bodyOf (request: FastifyRequest): Buffer | undefined {
 export function writeAnswerHead (reply: FastifyReply, statusCode: number, headers: Record<string, string | string[] | undefined>, replica: string | undefined, closing: boolean): void {
   const out = downstreamHeaders(headers)
   if (replica !== undefined) out['x-ringlb-replica'] = replica
-  if (closing) out.connection = 'close'
+  // HTTP/2 has no Connection header: its sessions close with GOAWAY, which Node sends when the server closes
+  if (closing && reply.request.raw.httpVersionMajor < 2) out.connection = 'close'
   reply.raw.writeHead(statusCode, out)
   reply.hijack()
 }
@@ -78,6 +84,48 @@ export default fp(async (app) => {
     { transport: 'undici', origins: pools.connections() },
     ...(fastPath === undefined ? [] : [{ transport: 'fast-path', origins: fastPath.connections() }])
   ])
+
+  const tunnels = takeUpgrades(app)
+
+  /** An upgrade request (a WebSocket): tunnelled when LB_UPGRADE_PROTOCOLS lists what it asks for, refused otherwise. */
+  function upgrade (request: FastifyRequest, reply: FastifyReply, head: Buffer, path: string): void {
+    const decision = upgradeDecision(String(request.headers.upgrade), config.LB_UPGRADE_PROTOCOLS)
+    if (decision.action === 'refuse') throw badRequest(decision.reason)
+    const proxied = lifecycle.begin(request, request.method)
+    if (proxied === undefined) throw unavailable(NO_REPLICAS)
+    // h2c alone: a plain request, whose Upgrade header stays on this hop
+    if (decision.action === 'ignore') {
+      attempt(request, reply, proxied, path)
+      return
+    }
+    openTunnel(proxied, {
+      method: request.method,
+      path,
+      headers: upgradeHeaders(request.raw as IncomingMessage),
+      client: request.raw.socket,
+      head,
+      websocket: decision.protocol === 'websocket'
+    }, {
+      timeoutMs: config.LB_PROXY_TIMEOUT_MS,
+      owner: tunnels.owner,
+      bytes: (hostname) => {
+        const counts = metrics.tunnelOpened(hostname)
+        return { toReplica: (n) => { counts.tunnelBytesToReplica += n }, toClient: (n) => { counts.tunnelBytesToClient += n } }
+      },
+      opened: (tunnel) => {
+        reply.hijack()
+        tunnels.add(tunnel)
+      }
+    }, {
+      passBack: (response, hostname) => {
+        writeAnswerHead(reply, response.statusCode ?? 502, response.headers, hostname, true)
+        response.pipe(reply.raw)
+      },
+      fail: (statusCode, message, hostname) => {
+        void reply.code(statusCode).header('x-ringlb-replica', hostname).send({ message: `<Error> ${message}`, status: 'failure' })
+      }
+    })
+  }
 
   /** One attempt on the undici path: the bytes go through our pools, what happens is the lifecycle's to say. */
   function attempt (request: FastifyRequest, reply: FastifyReply, proxied: ProxiedRequest<ReplicaHandle>, path: string): void {
@@ -128,6 +176,11 @@ export default fp(async (app) => {
         reply.header('connection', 'close')
         throw badRequest(target.refused)
       }
+      const head = upgradeHeads.get(request.raw)
+      if (head !== undefined) {
+        upgrade(request, reply, head, target.path)
+        return reply
+      }
       const proxied = lifecycle.begin(request, request.method)
       if (proxied === undefined) throw unavailable(NO_REPLICAS)
       attempt(request, reply, proxied, target.path)
@@ -145,25 +198,71 @@ export default fp(async (app) => {
   })
 }, { name: 'proxy', dependencies: ['config', 'graceful-close', 'ring', 'replicas', 'metrics', 'own-routes'] })
 
+/** Upgrade requests, with the bytes their client sent after the head: the HTTP server hands them over with their socket. */
+const upgradeHeads = new WeakMap<object, Buffer>()
+
+/**
+ * Takes the HTTP server's upgrade requests (Node hands them over in
+ * 'upgrade', with their socket, not in 'request'; the fast path leaves them
+ * to it) through Fastify's router like any request, as @fastify/websocket
+ * does: the balancer's own routes answer them as usual, and the proxy's route
+ * tunnels them. Any answer other than a tunnel is the connection's last, since
+ * no HTTP parser reads it any more. Open tunnels follow the ring (Tunnels),
+ * and are closed at shutdown.
+ */
+function takeUpgrades (app: FastifyInstance): Tunnels {
+  const { backends, config, metrics } = app
+  // round-robin gives a key no owner (and each lookup moves it on): its tunnels have nowhere to follow
+  const keyed = config.LB_HASH !== 'round-robin'
+  const tunnels = new Tunnels({
+    owner: keyed ? key => backends.ring.lookup(key)?.hostname : () => undefined,
+    closeMoved: keyed && config.LB_CLOSE_MOVED_TUNNELS,
+    graceMs: config.LB_MOVED_TUNNEL_GRACE_MS,
+    drainMs: config.LB_DRAIN_MS,
+    onClosed: (tunnel, moved) => { metrics.tunnelClosed(tunnel.replica, moved) }
+  })
+  backends.on('join', () => { tunnels.ringChanged() })
+  backends.on('leave', (replica) => { tunnels.replicaLeft(replica.hostname) })
+  app.addHook('preClose', async () => { tunnels.closeAll() })
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => { socket.destroy() })
+    upgradeHeads.set(request, head)
+    const response = new ServerResponse(request)
+    response.assignSocket(socket as Socket)
+    response.shouldKeepAlive = false
+    response.once('finish', () => { socket.end() })
+    app.routing(request, response)
+  })
+  return tunnels
+}
+
 /**
  * Puts the fast path in front of the HTTP server: it takes every new
  * connection, and gives the server (through the server's own connection
- * listener) those it leaves.
+ * listener) those it leaves. Over TLS it takes them once the handshake is
+ * done: HTTP/1.1 ones (ALPN http/1.1, or none), while h2 ones go straight to
+ * the HTTP/2 server.
  */
 function takeConnections (app: FastifyInstance, lifecycle: Lifecycle<ReplicaHandle>): FastPath<ReplicaHandle> {
-  const http = app.server.listeners('connection') as Array<(socket: Socket) => void>
+  const event = app.config.tls === undefined ? 'connection' : 'secureConnection'
+  const http = app.server.listeners(event) as Array<(socket: Socket) => void>
+  const handOff = (socket: Socket): void => { for (const listener of http) listener.call(app.server, socket) }
   const fastPath = new FastPath<ReplicaHandle>({
     lifecycle,
     // the balancer's own routes, registered before this plugin
     isOwn: ownPathMatcher(app.ownRoutes.urls()),
     timeoutMs: app.config.LB_PROXY_TIMEOUT_MS,
-    keepAliveTimeoutMs: app.server.keepAliveTimeout,
-    headersTimeoutMs: app.server.headersTimeout,
+    // Node's HTTP/1.1 default; the HTTP/2 server has no such setting
+    keepAliveTimeoutMs: app.server.keepAliveTimeout ?? 5000,
+    headersTimeoutMs: app.server.headersTimeout ?? 60_000,
     closing: () => app.closing,
-    handOff: (socket) => { for (const listener of http) listener.call(app.server, socket) }
+    handOff
   })
-  app.server.removeAllListeners('connection')
-  app.server.on('connection', (socket: Socket) => { fastPath.accept(socket) })
+  app.server.removeAllListeners(event)
+  app.server.on(event, (socket: Socket) => {
+    if ((socket as TLSSocket).alpnProtocol === 'h2') handOff(socket)
+    else fastPath.accept(socket)
+  })
   app.backends.on('leave', (replica) => { fastPath.release(replica.url) })
   app.backends.on('fail', (replica) => { fastPath.abandon(replica.url) })
   app.addHook('preClose', async () => { fastPath.close() })

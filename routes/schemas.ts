@@ -60,7 +60,11 @@ const Counts = {
   errors: Type.Integer({ minimum: 0, description: 'of those, answered 5xx; plus attempts that failed here and were retried' }),
   retries: Type.Integer({ minimum: 0, description: 'requests sent on to the next replica because this one did not answer' }),
   respawns: Type.Integer({ minimum: 0, description: 'times the replica was replaced after failing' }),
-  heartbeat_failures: Type.Integer({ minimum: 0, description: 'heartbeats it failed to answer in time' })
+  heartbeat_failures: Type.Integer({ minimum: 0, description: 'heartbeats it failed to answer in time' }),
+  tunnels_open: Type.Integer({ minimum: 0, description: 'tunnels (WebSocket) open to it now' }),
+  tunnels_moved: Type.Integer({ minimum: 0, description: 'tunnels the balancer closed because a ring change moved their key to another replica' }),
+  tunnel_bytes_to_replica: Type.Integer({ minimum: 0, description: 'bytes its tunnels carried from clients to it' }),
+  tunnel_bytes_to_client: Type.Integer({ minimum: 0, description: 'bytes its tunnels carried from it to clients' })
 }
 
 export const Stats = Type.Object({

@@ -9,7 +9,11 @@ const countsBody = (c: ReplicaCounts) => ({
   errors: c.errors,
   retries: c.retries,
   respawns: c.respawns,
-  heartbeat_failures: c.heartbeatFailures
+  heartbeat_failures: c.heartbeatFailures,
+  tunnels_open: c.tunnelsOpened - c.tunnelsClosed,
+  tunnels_moved: c.tunnelsMoved,
+  tunnel_bytes_to_replica: c.tunnelBytesToReplica,
+  tunnel_bytes_to_client: c.tunnelBytesToClient
 })
 
 /** Read-only views for operators: Prometheus metrics, the same counts as JSON, and the ring's layout. */

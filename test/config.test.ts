@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig, swarmConstraints } from '../lib/config.js'
+import { makeCertificate } from '../scripts/lib/certificate.js'
 
 t.test('defaults are the contract\'s', async t => {
   const c = loadConfig({})
@@ -105,4 +107,60 @@ t.test('LB_DRIVER=swarm: settings read, an overlay network required, a bad poll 
   t.throws(() => loadConfig({ LB_DRIVER: 'swarm' }), { name: 'ConfigError', message: /LB_DRIVER=swarm needs LB_NETWORK to name an attachable overlay network/ })
   t.throws(() => loadConfig({ LB_DRIVER: 'swarm', LB_NETWORK: 'x', LB_SWARM_POLL_MS: '10' }), { name: 'ConfigError', message: /LB_SWARM_POLL_MS/ })
   t.throws(() => loadConfig({ LB_DRIVER: 'kubernetes' }), { message: /LB_DRIVER must be one of process, docker, swarm/ })
+})
+
+t.test('the front door\'s settings have defaults and are read', async t => {
+  const defaults = loadConfig({})
+  t.same(defaults.LB_UPGRADE_PROTOCOLS, ['websocket'])
+  t.equal(defaults.LB_CLOSE_MOVED_TUNNELS, true)
+  t.equal(defaults.LB_MOVED_TUNNEL_GRACE_MS, 1000)
+  t.equal(defaults.tls, undefined, 'no TLS unless asked')
+  const set = loadConfig({ LB_UPGRADE_PROTOCOLS: 'WebSocket, my-proto,websocket', LB_CLOSE_MOVED_TUNNELS: 'false', LB_MOVED_TUNNEL_GRACE_MS: '0' })
+  t.same(set.LB_UPGRADE_PROTOCOLS, ['websocket', 'my-proto'], 'lower case, once each')
+  t.equal(set.LB_CLOSE_MOVED_TUNNELS, false)
+  t.equal(set.LB_MOVED_TUNNEL_GRACE_MS, 0)
+  t.same(loadConfig({ LB_UPGRADE_PROTOCOLS: '' }).LB_UPGRADE_PROTOCOLS, [], 'empty: no upgrade is tunnelled')
+})
+
+t.test('a bad front-door setting throws a message naming the variable', async t => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ LB_UPGRADE_PROTOCOLS: 'websocket,h2c' }, /LB_UPGRADE_PROTOCOLS may not list h2c/],
+    [{ LB_UPGRADE_PROTOCOLS: 'H2C' }, /LB_UPGRADE_PROTOCOLS may not list h2c/],
+    [{ LB_UPGRADE_PROTOCOLS: 'web socket' }, /LB_UPGRADE_PROTOCOLS has 'web socket'/],
+    [{ LB_MOVED_TUNNEL_GRACE_MS: '-1' }, /LB_MOVED_TUNNEL_GRACE_MS/],
+    [{ LB_MOVED_TUNNEL_GRACE_MS: 'soon' }, /LB_MOVED_TUNNEL_GRACE_MS/],
+    [{ LB_CLOSE_MOVED_TUNNELS: 'maybe' }, /LB_CLOSE_MOVED_TUNNELS/]
+  ]
+  for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+})
+
+t.test('TLS files are read and checked at start, and a bad one is named', async t => {
+  const certificate = makeCertificate()
+  t.teardown(certificate.remove)
+  const { cert, key, otherKey, dir } = certificate
+  const tls = loadConfig({ LB_TLS_CERT: cert, LB_TLS_KEY: key }).tls
+  t.match(tls?.cert.toString(), /^-----BEGIN CERTIFICATE-----/)
+  t.match(tls?.key.toString(), /^-----BEGIN PRIVATE KEY-----/)
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ LB_TLS_CERT: cert }, /LB_TLS_CERT is set but LB_TLS_KEY is not/],
+    [{ LB_TLS_KEY: key }, /LB_TLS_KEY is set but LB_TLS_CERT is not/],
+    [{ LB_TLS_CERT: join(dir, 'missing.pem'), LB_TLS_KEY: key }, /LB_TLS_CERT \(.*missing\.pem\) cannot be read: ENOENT/],
+    [{ LB_TLS_CERT: cert, LB_TLS_KEY: join(dir, 'missing.pem') }, /LB_TLS_KEY \(.*missing\.pem\) cannot be read: ENOENT/],
+    [{ LB_TLS_CERT: key, LB_TLS_KEY: key }, /LB_TLS_CERT \(.*key\.pem\) is not a PEM certificate/],
+    [{ LB_TLS_CERT: cert, LB_TLS_KEY: cert }, /LB_TLS_KEY \(.*cert\.pem\) is not a PEM private key/],
+    [{ LB_TLS_CERT: cert, LB_TLS_KEY: otherKey }, /LB_TLS_KEY \(.*other-key\.pem\) is not the private key of the certificate in LB_TLS_CERT/]
+  ]
+  for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+})
+
+t.test('the server stops at start naming LB_TLS_KEY when its file is missing', async t => {
+  const certificate = makeCertificate()
+  t.teardown(certificate.remove)
+  const run = spawnSync(process.execPath, ['dist/server.js'], {
+    env: { ...process.env, LB_TLS_CERT: certificate.cert, LB_TLS_KEY: join(certificate.dir, 'nope.pem') },
+    encoding: 'utf8',
+    timeout: 20_000
+  })
+  t.equal(run.status, 1)
+  t.match(run.stderr, /ringlb: invalid configuration: LB_TLS_KEY \(.*nope\.pem\) cannot be read: ENOENT/)
 })

@@ -65,6 +65,31 @@ export class BalancerMetrics {
     perReplica('ringlb_proxy_retries_total', 'Requests retried on the next replica because this one did not answer', 'retries')
     perReplica('ringlb_replica_respawns_total', 'Times a failed replica was replaced under the same hostname', 'respawns')
     perReplica('ringlb_heartbeat_failures_total', 'Heartbeats a replica failed to answer in time', 'heartbeatFailures')
+    perReplica('ringlb_tunnels_total', 'Tunnels (upgraded connections: WebSocket) opened to each replica', 'tunnelsOpened')
+    perReplica('ringlb_tunnels_moved_total', 'Tunnels the balancer closed because a ring change moved their key to another replica', 'tunnelsMoved')
+    const tunnelsOpen: Gauge<'replica'> = new Gauge({
+      name: 'ringlb_tunnels_open',
+      help: 'Tunnels open now, by replica',
+      labelNames: ['replica'],
+      registers: [this.registry],
+      collect () {
+        tunnelsOpen.reset()
+        for (const [replica, c] of counts) tunnelsOpen.set({ replica }, c.tunnelsOpened - c.tunnelsClosed)
+      }
+    })
+    const tunnelBytes: Counter<'replica' | 'direction'> = new Counter({
+      name: 'ringlb_tunnel_bytes_total',
+      help: 'Bytes passed through tunnels, by replica and direction (to_replica, to_client)',
+      labelNames: ['replica', 'direction'],
+      registers: [this.registry],
+      collect () {
+        tunnelBytes.reset()
+        for (const [replica, c] of counts) {
+          tunnelBytes.inc({ replica, direction: 'to_replica' }, c.tunnelBytesToReplica)
+          tunnelBytes.inc({ replica, direction: 'to_client' }, c.tunnelBytesToClient)
+        }
+      }
+    })
 
     this.latency = new Histogram({
       name: 'ringlb_proxy_duration_seconds',
@@ -159,6 +184,20 @@ export class BalancerMetrics {
 
   respawned (hostname: string): void {
     this.countsFor(hostname).respawns++
+  }
+
+  /** A tunnel to this replica opened; the counts it keeps while open, to add bytes to as they pass. */
+  tunnelOpened (hostname: string): ReplicaCounts {
+    const c = this.countsFor(hostname)
+    c.tunnelsOpened++
+    return c
+  }
+
+  /** A tunnel to this replica closed; `moved` when the balancer closed it because its key moved. */
+  tunnelClosed (hostname: string, moved: boolean): void {
+    const c = this.countsFor(hostname)
+    c.tunnelsClosed++
+    if (moved) c.tunnelsMoved++
   }
 
   missedHeartbeat (hostname: string): void {

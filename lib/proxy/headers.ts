@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
+import type { Socket } from 'node:net'
 
 /*
  * The header rules of a proxied request, for both transports: which headers
@@ -34,8 +36,10 @@ export function trimOws (value: string): string {
   return start === 0 && end === value.length ? value : value.slice(start, end)
 }
 
-/** The scheme clients reach the balancer by, as X-Forwarded-Proto says it. */
-export const FORWARDED_PROTO = 'http'
+/** The scheme a client reached the balancer by, as X-Forwarded-Proto says it: https over TLS (LB_TLS_CERT). */
+export function forwardedProto (socket: Socket | null): 'http' | 'https' {
+  return (socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http'
+}
 
 /** The options a `Connection` header lists, lower-cased, empty ones dropped. */
 export function connectionOptions (value: string): string[] {
@@ -79,20 +83,36 @@ function listedInConnection (headers: Headers): Set<string> | undefined {
  * `content-length` is recomputed from the body as read, and an `expect:
  * 100-continue` was already answered to the client.
  */
-export function upstreamHeaders (request: IncomingMessage): Record<string, string | string[]> {
+export function upstreamHeaders (request: IncomingMessage | Http2ServerRequest): Record<string, string | string[]> {
   const incoming: IncomingHttpHeaders = request.headers
   const listed = listedInConnection(incoming)
   const out: Record<string, string | string[]> = {}
   for (const name in incoming) {
     const value = incoming[name]
-    if (value === undefined || balancerWrites(name) || name === 'content-length' || name === 'expect' || listed?.has(name) === true) continue
+    // an HTTP/2 request's pseudo-headers (:method, :path, :authority, :scheme) are not HTTP/1.1 headers
+    if (value === undefined || name.charCodeAt(0) === 58 || balancerWrites(name) || name === 'content-length' || name === 'expect' || listed?.has(name) === true) continue
     out[name] = value
   }
   const prior = incoming['x-forwarded-for']
   const forwarded = forwardedFor(prior === undefined ? undefined : String(prior), request.socket.remoteAddress)
   if (forwarded !== undefined) out['x-forwarded-for'] = forwarded
-  if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host
-  out['x-forwarded-proto'] = FORWARDED_PROTO
+  // HTTP/2 names the host in :authority (RFC 9113 §8.3.1)
+  const host = incoming.host ?? incoming[':authority']
+  if (host !== undefined) out['x-forwarded-host'] = host
+  out['x-forwarded-proto'] = forwardedProto(request.socket)
+  return out
+}
+
+/**
+ * The headers of an upgrade request to a replica: those of any request, and
+ * the two that ask for the upgrade, which are hop-by-hop but must reach the
+ * replica for this one exchange (RFC 9110 §7.8), as nginx's documented
+ * WebSocket recipe passes them.
+ */
+export function upgradeHeaders (request: IncomingMessage): Record<string, string | string[]> {
+  const out = upstreamHeaders(request)
+  out.connection = 'upgrade'
+  out.upgrade = request.headers.upgrade ?? ''
   return out
 }
 

@@ -26,15 +26,18 @@ export interface ProxyTarget extends Member {
 /**
  * What the proxy needs of the replica set: the ring it routes on, the requests
  * in flight, where to report a replica that did not answer, and word of a
- * replica leaving (its connections go, at once when it failed). The replica manager is one; a cluster
+ * replica leaving (its connections go, at once when it failed) or joining. The replica manager is one; a cluster
  * worker's copy of the primary's ring is the other (../cluster/ring-mirror.ts).
  */
 export interface Backends<R extends ProxyTarget> {
   readonly ring: Ring<R>
   readonly load: InFlight
   reportFailure: (hostname: string) => void
-  /** `leave`: out of the ring, its requests may finish; `fail` (after its `leave`): it failed, and its requests will not */
-  on: (event: 'leave' | 'fail', listener: (replica: R) => void) => unknown
+  /**
+   * `leave`: out of the ring, its requests may finish; `fail` (after its `leave`): it failed, and its requests will not;
+   * `join`: into the ring (the keys that moved follow: tunnels)
+   */
+  on: (event: 'leave' | 'fail' | 'join', listener: (replica: R) => void) => unknown
 }
 
 /** The error requests still waiting on a failed replica end with: a reset connection, so an idempotent one is retried. */
@@ -162,6 +165,20 @@ export class ProxiedRequest<R extends ProxyTarget> {
     this.end()
     this.options.counts.broken(this.replica.hostname)
     this.options.reportFailure(this.replica.hostname)
+  }
+
+  /**
+   * The replica switched protocols (101): counted as answered, with the
+   * handshake's time, and still in flight while the tunnel lasts, so that a
+   * drain waits for it and bounded loads see it.
+   */
+  upgraded (): void {
+    this.options.counts.answered(this.replica.hostname, 101, this.seconds())
+  }
+
+  /** The upgraded connection's tunnel closed: it is no longer in flight. */
+  tunnelClosed (): void {
+    this.end()
   }
 
   /** The client left before its answer was whole: it is owed nothing, and nothing is counted. */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { errorAnswer } from '../../errors.js'
-import { FORWARDED_PROTO, forwardedFor } from '../headers.js'
+import { forwardedFor, forwardedProto } from '../headers.js'
 import type { ErrorAnswer, ProxiedRequest, ProxyTarget } from '../lifecycle.js'
 import { responseHeadEnd } from './heads.js'
 import { ChunkedEnd, type Framing, type RequestHead, parseResponseHead } from './http1.js'
@@ -42,7 +42,7 @@ export class Exchange<R extends ProxyTarget> implements UpstreamListener {
     for (const line of head.lines) tail += `${line}\r\n`
     if (forwarded !== undefined) tail += `x-forwarded-for: ${forwarded}\r\n`
     if (head.host !== undefined) tail += `x-forwarded-host: ${head.host}\r\n`
-    this.tail = `${tail}x-forwarded-proto: ${FORWARDED_PROTO}\r\n\r\n`
+    this.tail = `${tail}x-forwarded-proto: ${forwardedProto(client.socket)}\r\n\r\n`
     this.send()
   }
 
