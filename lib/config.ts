@@ -148,6 +148,39 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   return config
 }
 
+/** How many single-letter edits turn `a` into `b` (Levenshtein): how a mistyped name finds the one it meant. */
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]
+}
+
+/** The setting whose name is nearest `name`; a setting it is the start of (`LB_BALANCE`) first. */
+export function closestSetting (name: string): string {
+  const names = Object.keys(ConfigSchema.properties)
+  const extended = names.filter(candidate => candidate.startsWith(name))
+  const pool = extended.length > 0 ? extended : names
+  return pool.reduce((best, candidate) => editDistance(name, candidate) < editDistance(name, best) ? candidate : best)
+}
+
+/**
+ * What start-up should warn about in the environment: an `LB_` variable that
+ * is no setting (`LB_REPLICA=5`) is ignored, and the operator who typed it
+ * thinks it took effect. The caller logs these; lib/ does not.
+ */
+export function configWarnings (env: Record<string, string | undefined>): string[] {
+  const settings = new Set(Object.keys(ConfigSchema.properties))
+  return Object.keys(env)
+    .filter(name => name.startsWith('LB_') && !settings.has(name))
+    .sort()
+    .map(name => `${name} is not a setting and is ignored: did you mean ${closestSetting(name)}? (node dist/server.js --help lists them all)`)
+}
 
 /** LB_SWARM_CONSTRAINTS as Swarm placement constraints: comma-separated, e.g. `node.role==worker,node.labels.zone==a`. */
 export function swarmConstraints (config: Config): string[] {
