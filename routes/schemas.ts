@@ -14,6 +14,16 @@ export const ReplicaSet = Type.Object({
   replicas: Type.Array(Type.String(), { description: 'their hostnames, by numeric server id' })
 })
 
+export const Readiness = Type.Object({
+  status: Type.Literal('ready'),
+  replicas: Type.Integer({ minimum: 1, description: 'how many replicas are in the ring' })
+})
+
+export const Version = Type.Object({
+  version: Type.String({ description: 'ringlb\'s version (package.json)' }),
+  node: Type.String({ description: 'the Node.js version running it' })
+})
+
 export const ChangeResult = Type.Object({
   message: ReplicaSet,
   status: Type.Literal('successful')

@@ -164,7 +164,9 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
       if (this.replicas.size + n > this.options.maxReplicas) {
         throw badRequest(`adding ${n} replicas to ${this.replicas.size} would exceed LB_MAX_REPLICAS (${this.options.maxReplicas})`)
       }
-      return await this.create(n, hostnames, { urls: origins })
+      const added = await this.create(n, hostnames, { urls: origins })
+      this.options.log.info({ replicas: added.map(r => r.hostname), ring: this.options.ring.size }, 'replicas added')
+      return added
     })
   }
 
@@ -200,6 +202,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
         }
       })
       if (failures.length > 0) throw new LbError(502, `could not remove ${failures.join('; ')}`)
+      this.options.log.info({ replicas: victims.map(r => r.hostname), ring: this.options.ring.size }, 'replicas removed')
       return victims
     })
   }
