@@ -7,6 +7,7 @@ import type { Config } from './lib/config.js'
 import { LbError, errorAnswer } from './lib/errors.js'
 import type { BalancerMetrics } from './lib/metrics/metrics.js'
 import type { Driver } from './lib/replicas/drivers/index.js'
+import adminPortPlugin from './plugins/admin-port.js'
 import configPlugin from './plugins/config.js'
 import gracefulClose from './plugins/graceful-close.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -17,6 +18,7 @@ import relayPlugin from './plugins/relay.js'
 import replicasPlugin from './plugins/replicas.js'
 import ringViewPlugin from './plugins/ring-view.js'
 import ringPlugin from './plugins/ring.js'
+import startUpReport from './plugins/start-up-report.js'
 import adminRoutes from './routes/admin.js'
 import dashboardRoutes from './routes/dashboard.js'
 import docsRoutes from './routes/docs.js'
@@ -63,8 +65,9 @@ function answerClientError (error: Error & { code?: string }, socket: Socket): v
 
 /** Server options, also read by fastify-cli (`fastify start dist/app.js`). */
 export const options: FastifyServerOptions = {
-  // a JSON body's types are checked, not coerced: {"n": "2"} is an error
-  ajv: { customOptions: { coerceTypes: false } },
+  // a JSON body's types are checked, not coerced: {"n": "2"} is an error; and a field
+  // a schema does not take is refused (additionalProperties: false), not dropped unseen
+  ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   clientErrorHandler: answerClientError,
   // starting the replicas is part of getting ready, and containers take a while
   pluginTimeout: 120_000
@@ -110,6 +113,7 @@ export default async function ringlb (app: FastifyInstance, opts: AppOptions): P
   }))
 
   await app.register(configPlugin, { config: opts.config, env: opts.env })
+  await app.register(adminPortPlugin, { enabled: cluster === undefined, clientErrorHandler: answerClientError })
   await app.register(gracefulClose)
   await app.register(ringPlugin, { ring: worker?.mirror.ring })
   await app.register(replicasPlugin, { driver: opts.driver, workers, mirror: worker?.mirror })
@@ -122,6 +126,7 @@ export default async function ringlb (app: FastifyInstance, opts: AppOptions): P
     await app.register(ringViewPlugin)
     await app.register(metricsPlugin, { workers })
     await app.register(ownPaths, { routes: [infoRoutes, adminRoutes, statsRoutes, docsRoutes, dashboardRoutes] })
+    await app.register(startUpReport, { env: opts.env ?? process.env, clustered: workers !== undefined })
   }
   if (workers !== undefined) return
   if (cluster === undefined && app.config.LB_WORKERS > 1) app.log.warn({ LB_WORKERS: app.config.LB_WORKERS }, 'LB_WORKERS is read by `node dist/server.js` (npm start) only: this balancer runs in one process')

@@ -39,6 +39,7 @@ export const ConfigSchema = Type.Object({
   LB_FAST_PATH: Type.Boolean({ default: true }),
   LB_WORKERS: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
   LB_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  LB_ADMIN_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   LB_INSTANCE: Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$', default: 'ringlb' }),
   LB_REPLICA_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   LB_IMAGE: Type.String({ minLength: 1, default: 'ringlb:latest' }),
@@ -138,6 +139,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   }
   if (config.LB_DRIVER === 'swarm' && config.LB_NETWORK === 'host') {
     throw new ConfigError('invalid configuration: LB_DRIVER=swarm needs LB_NETWORK to name an attachable overlay network, not host')
+  }
+  if (config.LB_ADMIN_PORT !== undefined && config.LB_ADMIN_PORT === config.PORT) {
+    throw new ConfigError(`invalid configuration: LB_ADMIN_PORT (${config.LB_ADMIN_PORT}) must differ from PORT: the main port proxies every path when it is set`)
   }
   if (!isPrime(config.LB_MAGLEV_TABLE)) {
     throw new ConfigError(`invalid configuration: LB_MAGLEV_TABLE must be a prime number, got ${config.LB_MAGLEV_TABLE}`)

@@ -1,11 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { servedOn } from '../plugins/admin-port.js'
 import { METHODS } from '../plugins/own-routes.js'
 
 /**
  * Registers the balancer's own routes and claims their paths for every method:
  * a wrong method on /rep answers 405 here instead of being proxied to a replica.
+ * With LB_ADMIN_PORT, all of them are served on that port only.
  */
 const ownPaths: FastifyPluginAsync<{ routes: FastifyPluginAsync[] }> = async (app, { routes }) => {
+  servedOn(app, 'admin')
   const urls = new Set<string>()
   app.addHook('onRoute', (route) => { urls.add(route.url) })
   for (const plugin of routes) await app.register(plugin)

@@ -51,6 +51,16 @@ export interface ReplicaManagerOptions {
   busyElsewhere?: (hostname: string) => boolean
 }
 
+/**
+ * Replicas that failed, each reason said once: three replicas of a missing
+ * image are `'a', 'b', 'c': No such image ...`, not the engine's sentence three times.
+ */
+function failureList (failures: Array<{ name: string, reason: string }>): string {
+  const byReason = new Map<string, string[]>()
+  for (const { name, reason } of failures) byReason.set(reason, [...(byReason.get(reason) ?? []), `'${name}'`])
+  return [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ')
+}
+
 /** A failure soon after a start counts as a crash loop, and backs off. */
 const CRASH_WINDOW_MS = 10_000
 const MAX_BACKOFF_MS = 30_000
@@ -289,7 +299,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
       if (!retry) {
         const first = failed[0].reason
         const status = first instanceof LbError ? first.statusCode : 503
-        throw new LbError(status, `could not start ${failed.map(f => `'${f.spec.hostname}': ${f.reason.message}`).join('; ')}`, { cause: first })
+        throw new LbError(status, `could not start ${failureList(failed.map(f => ({ name: f.spec.hostname, reason: f.reason.message })))}`, { cause: first })
       }
       for (const spec of lost) {
         takenIds.add(spec.id)
@@ -324,8 +334,8 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     }
     const deadline = Date.now() + this.options.readyTimeoutMs
     while (!(await this.alive(replica, Math.min(this.options.heartbeatTimeoutMs, Math.max(1, deadline - Date.now()))))) {
-      if (replica.state === 'failed') throw new Error('exited before passing its first heartbeat')
-      if (Date.now() >= deadline) throw new Error(`no heartbeat within ${this.options.readyTimeoutMs} ms`)
+      if (replica.state === 'failed') throw new Error('exited before passing its first heartbeat (its own output says why)')
+      if (Date.now() >= deadline) throw new Error(`no heartbeat within ${this.options.readyTimeoutMs} ms (raise LB_READY_TIMEOUT_MS if replicas start slowly)`)
       await sleep(50)
     }
     return replica
