@@ -67,8 +67,14 @@ export default fp<AdminPortOptions>(async (app, { enabled, clientErrorHandler })
   app.addHook('onClose', async () => { server.closeAllConnections() })
 }, { name: 'admin-port', dependencies: ['config'] })
 
+/** The route constraints of one entry: none when there is no admin port. */
+export function entryConstraints (scope: FastifyInstance, entry: Entry): { entry: Entry } | undefined {
+  return scope.adminServer === undefined ? undefined : { entry }
+}
+
 /** Constrains every route registered in `scope` from now on to one entry, when there is an admin port. */
 export function servedOn (scope: FastifyInstance, entry: Entry): void {
-  if (scope.adminServer === undefined) return
-  scope.addHook('onRoute', (route) => { route.constraints = { ...route.constraints, entry } })
+  const constraints = entryConstraints(scope, entry)
+  if (constraints === undefined) return
+  scope.addHook('onRoute', (route) => { route.constraints = { ...route.constraints, ...constraints } })
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { servedOn } from '../plugins/admin-port.js'
+import { entryConstraints, servedOn } from '../plugins/admin-port.js'
 import { METHODS } from '../plugins/own-routes.js'
 
 /**
@@ -9,12 +9,13 @@ import { METHODS } from '../plugins/own-routes.js'
  */
 const ownPaths: FastifyPluginAsync<{ routes: FastifyPluginAsync[] }> = async (app, { routes }) => {
   servedOn(app, 'admin')
+  const constraints = entryConstraints(app, 'admin')
   const urls = new Set<string>()
   app.addHook('onRoute', (route) => { urls.add(route.url) })
   for (const plugin of routes) await app.register(plugin)
   for (const url of [...urls]) {
     // ask the router: a prefixed '/' route (/docs) also gets a trailing-slash twin that onRoute does not report
-    const methods = METHODS.filter(method => app.hasRoute({ method, url }))
+    const methods = METHODS.filter(method => app.hasRoute({ method, url, constraints }))
     const allow = methods.join(', ')
     const others = METHODS.filter(m => !methods.includes(m))
     if (others.length === 0) continue
