@@ -24,7 +24,8 @@ async function startBalancer (t: Test, env: Record<string, string>): Promise<{ m
   })
   const admin = `http://127.0.0.1:${adminPort}`
   const main = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
+  // a busy machine starts a cluster's processes slowly
+  const deadline = Date.now() + 90_000
   // a cluster's primary answers on the admin port before its workers listen on the main one
   for (;;) {
     try {
@@ -34,7 +35,7 @@ async function startBalancer (t: Test, env: Record<string, string>): Promise<{ m
       await home.body.text()
       if (ready.statusCode === 200 && home.statusCode === 200) break
     } catch {}
-    if (Date.now() > deadline) throw new Error('the balancer was not ready within 30 s')
+    if (Date.now() > deadline) throw new Error('the balancer was not ready within 90 s')
     await sleep(100)
   }
   return { main, admin, child }

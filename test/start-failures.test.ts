@@ -53,6 +53,15 @@ t.test('port in use: one line that says to set PORT, and its replicas are stoppe
   t.same(replicas.filter(pidRunning), [], 'no replica process left')
 })
 
+t.test('port in use with LB_WORKERS=2: the workers\' failure is said once, by the primary', async t => {
+  const taken = createServer()
+  await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { taken.close() })
+  const port = (taken.address() as { port: number }).port
+  const { exit } = start(t, { PORT: String(port), LB_REPLICAS: '1', LB_WORKERS: '2' })
+  await oneLine(t, exit, new RegExp(`^ringlb: port ${port} on 127\\.0\\.0\\.1 is in use by another program \\(set PORT to a free port, or stop that program\\)\\n$`))
+})
+
 t.test('LB_ADMIN_PORT in use: the line names LB_ADMIN_PORT', async t => {
   const taken = createServer()
   await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
