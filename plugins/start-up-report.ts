@@ -26,22 +26,27 @@ export default fp<StartUpReportOptions>(async (app, { env, clustered }) => {
   const { config } = app
   for (const warning of configWarnings(env)) app.log.warn(warning)
   app.addHook('onListen', async () => {
+    // where it listens (fastify-cli's -a and -p over HOST and PORT); a cluster's primary listens apart from its workers
     const address = app.server.address()
-    const port = clustered || address === null || typeof address === 'string' ? config.PORT : address.port
+    const bound = clustered || address === null || typeof address === 'string' ? undefined : address
+    const host = bound?.address ?? config.HOST
+    const port = bound?.port ?? config.PORT
+    // the admin routes are on the admin port, on HOST, or else on the main port
+    const adminHost = config.LB_ADMIN_PORT === undefined ? host : config.HOST
     app.log.info({
       version: VERSION,
       driver: app.replicas.driver.name,
       scheme: config.LB_HASH,
       replicas: app.ring.size,
-      address: `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`,
+      address: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
       fast_path: config.LB_FAST_PATH && !config.LB_ACCESS_LOG,
       workers: config.LB_WORKERS,
       admin_port: config.LB_ADMIN_PORT ?? null,
       admin_token: config.LB_ADMIN_TOKEN !== undefined
     }, `ringlb ${VERSION} started`)
-    if (config.LB_ADMIN_TOKEN === undefined && !isLoopback(config.HOST)) {
-      app.log.warn({ host: config.HOST, admin_port: config.LB_ADMIN_PORT ?? config.PORT },
-        `/add and /rm are open to anyone who can reach ${config.HOST}: set LB_ADMIN_TOKEN, or HOST=127.0.0.1 to serve this machine only`)
+    if (config.LB_ADMIN_TOKEN === undefined && !isLoopback(adminHost)) {
+      app.log.warn({ host: adminHost, port: config.LB_ADMIN_PORT ?? port },
+        `/add and /rm are open to anyone who can reach ${adminHost}: set LB_ADMIN_TOKEN, or HOST=127.0.0.1 to serve this machine only`)
     }
   })
 }, { name: 'start-up-report', dependencies: ['config', 'ring', 'replicas'] })
