@@ -15,7 +15,8 @@ async function startUpLines (t: Test, env: Record<string, string>): Promise<Line
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const lines: Line[] = []
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, 30_000)
+  // a bound on a busy machine's start
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, 90_000)
   for await (const text of createInterface({ input: child.stdout })) {
     lines.push(JSON.parse(text) as Line)
     // the open-admin warning, when there is one, comes right after the summary
