@@ -62,6 +62,23 @@ process.once('SIGTERM', stopEarly)
 try {
   // fp(): the app's decorators (ownRoutes above all) on this instance
   await app.register(fp(ringlb), { config, cluster: workers === undefined ? undefined : { role: 'primary', workers } })
+} catch (err) {
+  process.off('SIGINT', stopEarly).off('SIGTERM', stopEarly)
+  await fail(startUpFailure(err, config), async () => { await app.close() })
+}
+process.off('SIGINT', stopEarly).off('SIGTERM', stopEarly)
+
+// From here a signal closes gracefully (a cluster's first workers may serve while the others start).
+// A cluster closes twice over: its workers first (their requests), then this app (its replicas).
+const closing = workers === undefined ? config.LB_DRAIN_MS + 5000 : 2 * config.LB_DRAIN_MS + 6000
+closeWithGrace({ delay: closing }, async ({ signal, err }) => {
+  if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+  else app.log.info({ signal }, 'shutting down')
+  await workers?.close()
+  await app.close()
+})
+
+try {
   if (workers === undefined) {
     await app.listen({ port: config.PORT, host: config.HOST })
   } else {
@@ -75,19 +92,8 @@ try {
     app.log.info({ workers: config.LB_WORKERS, port: config.PORT }, 'workers listening')
   }
 } catch (err) {
-  process.off('SIGINT', stopEarly).off('SIGTERM', stopEarly)
   await fail(startUpFailure(err, config), async () => {
     await workers?.close()
     await app.close()
   })
 }
-process.off('SIGINT', stopEarly).off('SIGTERM', stopEarly)
-
-// a cluster closes twice over: its workers first (their requests), then this app (its replicas)
-const closing = workers === undefined ? config.LB_DRAIN_MS + 5000 : 2 * config.LB_DRAIN_MS + 6000
-closeWithGrace({ delay: closing }, async ({ signal, err }) => {
-  if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-  else app.log.info({ signal }, 'shutting down')
-  await workers?.close()
-  await app.close()
-})
