@@ -63,7 +63,7 @@ t.test('an image the engine does not have: said once for all the replicas', { sk
 })
 
 t.test('a bad setting, and a mistyped one beside it', async t => {
-  await oneLine(t, start(t, { LB_HASH: 'crc32' }).exit, /^ringlb: invalid configuration: LB_HASH must be one of maglev, ring, assignment\n$/)
+  await oneLine(t, start(t, { LB_HASH: 'crc32' }).exit, /^ringlb: invalid configuration: LB_HASH must be one of maglev, ring, assignment, round-robin\n$/)
   await oneLine(t, start(t, { PORT: '5000', LB_ADMIN_PORT: '5000' }).exit, /^ringlb: invalid configuration: LB_ADMIN_PORT \(5000\) must differ from PORT/)
 })
 
@@ -76,7 +76,7 @@ t.test('--help lists every setting with its default and exits 0; --version print
   const { ConfigSchema } = await import('../lib/config.js')
   for (const name of Object.keys(ConfigSchema.properties)) t.match(stdout, new RegExp(`^  ${name} `, 'm'), `${name} listed`)
   t.match(stdout, /^ {2}PORT +5000 /m, 'with its default')
-  t.match(stdout, /^ {2}LB_HASH +maglev +maglev\|ring\|assignment$/m)
+  t.match(stdout, /^ {2}LB_HASH +maglev +maglev\|ring\|assignment\|round-robin$/m)
   t.notOk(await portAnswers(5000), 'and nothing started')
 
   const version = start(t, {}, ['--version'])
