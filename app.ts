@@ -8,6 +8,7 @@ import type { Config } from './lib/config.js'
 import { LbError, errorAnswer } from './lib/errors.js'
 import type { BalancerMetrics } from './lib/metrics/metrics.js'
 import type { Driver } from './lib/replicas/drivers/index.js'
+import adminPortPlugin from './plugins/admin-port.js'
 import configPlugin from './plugins/config.js'
 import gracefulClose from './plugins/graceful-close.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -18,6 +19,7 @@ import relayPlugin from './plugins/relay.js'
 import replicasPlugin from './plugins/replicas.js'
 import ringViewPlugin from './plugins/ring-view.js'
 import ringPlugin from './plugins/ring.js'
+import startUpReport from './plugins/start-up-report.js'
 import adminRoutes from './routes/admin.js'
 import dashboardRoutes from './routes/dashboard.js'
 import docsRoutes from './routes/docs.js'
@@ -65,8 +67,9 @@ function answerClientError (error: Error & { code?: string }, socket: Socket): v
 
 /** Server options, also read by fastify-cli (`fastify start dist/app.js`). */
 export const options: FastifyHttpOptions<Server> = {
-  // a JSON body's types are checked, not coerced: {"n": "2"} is an error
-  ajv: { customOptions: { coerceTypes: false } },
+  // a JSON body's types are checked, not coerced: {"n": "2"} is an error; and a field
+  // a schema does not take is refused (additionalProperties: false), not dropped unseen
+  ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   clientErrorHandler: answerClientError,
   // a missing Host is refused by the proxy (lib/proxy/headers.ts), in the error shape rather than Node's bare 400
   http: { requireHostHeader: false },
@@ -128,6 +131,7 @@ export default async function ringlb (app: FastifyInstance, opts: AppOptions): P
   }))
 
   await app.register(configPlugin, { config: opts.config, env: opts.env })
+  await app.register(adminPortPlugin, { enabled: cluster === undefined, clientErrorHandler: answerClientError })
   await app.register(gracefulClose)
   await app.register(ringPlugin, { ring: worker?.mirror.ring })
   await app.register(replicasPlugin, { driver: opts.driver, workers, mirror: worker?.mirror })
@@ -140,6 +144,7 @@ export default async function ringlb (app: FastifyInstance, opts: AppOptions): P
     await app.register(ringViewPlugin)
     await app.register(metricsPlugin, { workers })
     await app.register(ownPaths, { routes: [infoRoutes, adminRoutes, statsRoutes, docsRoutes, dashboardRoutes] })
+    await app.register(startUpReport, { env: opts.env ?? process.env, clustered: workers !== undefined })
   }
   if (workers !== undefined) return
   if (cluster === undefined && app.config.LB_WORKERS > 1) app.log.warn({ LB_WORKERS: app.config.LB_WORKERS }, 'LB_WORKERS is read by `node dist/server.js` (npm start) only: this balancer runs in one process')

@@ -84,4 +84,12 @@ const { primary, routes } = await started
 // the primary's routes come with their HEAD twins named: the worker adds none of its own
 app = Fastify({ ...serverOptions(config), logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false })
 await app.register(ringlb, { config, cluster: { role: 'worker', mirror, metrics, primary, routes } })
-await app.listen({ port: config.PORT, host: config.HOST })
+try {
+  await app.listen({ port: config.PORT, host: config.HOST })
+} catch (err) {
+  // the primary says it, once for all its workers (server.ts): a taken port, a bad HOST
+  const { message, code, port } = err as { message: string, code?: string, port?: number }
+  const failed: ToPrimary = { type: 'ringlb:listen-failed', message, code, port }
+  if (process.connected) process.send?.(failed, undefined, undefined, () => { process.exit(1) })
+  else process.exit(1)
+}

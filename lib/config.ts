@@ -40,6 +40,7 @@ export const ConfigSchema = Type.Object({
   LB_FAST_PATH: Type.Boolean({ default: true }),
   LB_WORKERS: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
   LB_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  LB_ADMIN_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   LB_INSTANCE: Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$', default: 'ringlb' }),
   LB_REPLICA_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   LB_IMAGE: Type.String({ minLength: 1, default: 'ringlb:latest' }),
@@ -176,6 +177,9 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   if (config.LB_DRIVER === 'swarm' && config.LB_NETWORK === 'host') {
     throw new ConfigError('invalid configuration: LB_DRIVER=swarm needs LB_NETWORK to name an attachable overlay network, not host')
   }
+  if (config.LB_ADMIN_PORT !== undefined && config.LB_ADMIN_PORT === config.PORT) {
+    throw new ConfigError(`invalid configuration: LB_ADMIN_PORT (${config.LB_ADMIN_PORT}) must differ from PORT: the main port proxies every path when it is set`)
+  }
   if (!isPrime(config.LB_MAGLEV_TABLE)) {
     throw new ConfigError(`invalid configuration: LB_MAGLEV_TABLE must be a prime number, got ${config.LB_MAGLEV_TABLE}`)
   }
@@ -183,6 +187,40 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration: LB_SLOTS (${config.LB_SLOTS}) cannot hold LB_MAX_REPLICAS (${config.LB_MAX_REPLICAS}) × LB_VNODES (${config.LB_VNODES}) virtual servers`)
   }
   return config
+}
+
+/** How many single-letter edits turn `a` into `b` (Levenshtein): how a mistyped name finds the one it meant. */
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]
+}
+
+/** The setting whose name is nearest `name`; a setting it is the start of (`LB_BALANCE`) first. */
+export function closestSetting (name: string): string {
+  const names = Object.keys(ConfigSchema.properties)
+  const extended = names.filter(candidate => candidate.startsWith(name))
+  const pool = extended.length > 0 ? extended : names
+  return pool.reduce((best, candidate) => editDistance(name, candidate) < editDistance(name, best) ? candidate : best)
+}
+
+/**
+ * What start-up should warn about in the environment: an `LB_` variable that
+ * is no setting (`LB_REPLICA=5`) is ignored, and the operator who typed it
+ * thinks it took effect. The caller logs these; lib/ does not.
+ */
+export function configWarnings (env: Record<string, string | undefined>): string[] {
+  const settings = new Set(Object.keys(ConfigSchema.properties))
+  return Object.keys(env)
+    .filter(name => name.startsWith('LB_') && !settings.has(name))
+    .sort()
+    .map(name => `${name} is not a setting and is ignored: did you mean ${closestSetting(name)}? (node dist/server.js --help lists them all)`)
 }
 
 /** LB_SWARM_CONSTRAINTS as Swarm placement constraints: comma-separated, e.g. `node.role==worker,node.labels.zone==a`. */

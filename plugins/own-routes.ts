@@ -8,6 +8,7 @@ declare module 'fastify' {
   }
 }
 
+/** The balancer's own routes as the main port (PORT) sees them: none when LB_ADMIN_PORT serves them. */
 export interface OwnRoutes {
   /** their paths, as registered (what the proxy leaves alone) */
   urls: () => string[]
@@ -25,9 +26,12 @@ export default fp(async (app) => {
     for (const m of [method].flat()) methods.add(m)
     byUrl.set(url, methods)
   })
+  // with LB_ADMIN_PORT they answer there, and PORT has none: it proxies every path
+  const onMainPort = app.config.LB_ADMIN_PORT === undefined
   app.decorate('ownRoutes', {
-    urls: () => [...byUrl.keys()],
+    urls: () => onMainPort ? [...byUrl.keys()] : [],
     routes: () => {
+      if (!onMainPort) return []
       const routes = new Map([...byUrl].map(([url, methods]) => [url, [...methods]]))
       // a prefixed '/' route (/docs) has a trailing-slash twin that onRoute does not report (GET /docs/): the router knows it
       for (const url of [...byUrl.keys()].filter(url => !url.includes('*'))) {
@@ -37,4 +41,4 @@ export default fp(async (app) => {
       return [...routes].map(([url, methods]) => ({ url, methods }))
     }
   })
-}, { name: 'own-routes' })
+}, { name: 'own-routes', dependencies: ['config'] })

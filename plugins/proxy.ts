@@ -14,6 +14,7 @@ import { ReplicaPools } from '../lib/proxy/replica-pools.js'
 import { Tunnels } from '../lib/proxy/tunnels.js'
 import { openTunnel, upgradeDecision } from '../lib/proxy/upgrade.js'
 import type { ReplicaHandle } from '../lib/replicas/drivers/driver.js'
+import { servedOn } from './admin-port.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -167,6 +168,8 @@ export default fp(async (app) => {
   }
 
   await app.register(async (scope) => {
+    // with LB_ADMIN_PORT, the proxy answers on PORT only, and on every path there
+    servedOn(scope, 'main')
     passBodiesThrough(scope, config.LB_BODY_LIMIT)
     // not async: the proxy has no use for a promise per request, and Fastify catches a throw all the same
     const handler = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {

@@ -27,14 +27,17 @@ app.addHook('onRequest', async (request, reply) => {
   if (leaving && request.url.split('?', 1)[0] === '/heartbeat') await reply.code(503).type('text/plain').send('leaving')
 })
 
+let closing = false
 const shutdown = (): void => {
+  if (closing) return
+  closing = true
   app.close().then(() => process.exit(0), () => process.exit(1))
 }
 const leave = (): void => {
   leaving = true
   setTimeout(shutdown, lameDuckMs).unref()
 }
-if (process.connected) {
+if (process.send !== undefined) {
   // a process replica: the balancer stops it by closing the IPC channel, and the channel closes too
   // when the balancer dies. A terminal's Ctrl-C or a service manager's SIGTERM reaches the balancer's
   // whole process group; the replica leaves it to the balancer, which would otherwise count it failed
@@ -43,13 +46,22 @@ if (process.connected) {
   process.on('SIGINT', () => {})
   process.on('SIGTERM', () => {})
   process.once('disconnect', shutdown)
+  // gone already, before this code ran
+  if (!process.connected) shutdown()
 } else {
   process.once('SIGTERM', lameDuckMs > 0 ? leave : shutdown)
   process.once('SIGINT', shutdown)
 }
 
-await app.listen({ port, host })
+try {
+  await app.listen({ port, host })
+} catch (err) {
+  // closed while starting: its balancer went away, and the close above exits
+  if (!closing) throw err
+}
 const address = app.server.address()
-if (process.send !== undefined && address !== null && typeof address === 'object') {
-  process.send({ port: address.port })
+// the balancer may be gone by now (a Ctrl-C while it started): a send on the closed
+// channel fails in its callback, not as an unhandled 'error' event with a trace
+if (process.connected && address !== null && typeof address === 'object') {
+  process.send?.({ port: address.port }, undefined, {}, (err) => { if (err !== null) shutdown() })
 }

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { LbError } from '../lib/errors.js'
-import { ChangeResult, addBody, changeBody, failure } from './schemas.js'
+import { ChangeResult, addBody, changeBody, failure, strictErrors } from './schemas.js'
 
 function sameToken (given: string, expected: string): boolean {
   const a = Buffer.from(given)
@@ -27,7 +27,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   const errors = {
-    400: failure('n missing, not an integer, below 1 or above LB_MAX_REPLICAS; more hostnames than n; an invalid or repeated hostname; /rm: n above the replicas running; /add: urls missing with LB_DRIVER=static (or given without it), not n of them, one not an http://host:port origin or given twice; malformed JSON; nothing changes'),
+    400: failure('an unknown field; n missing, not an integer, below 1 or above LB_MAX_REPLICAS; more hostnames than n; an invalid or repeated hostname; /rm: n above the replicas running; /add: urls missing with LB_DRIVER=static (or given without it), not n of them, one not an http://host:port origin or given twice; malformed JSON; nothing changes'),
     401: failure('LB_ADMIN_TOKEN is set and the Authorization: Bearer token is missing or wrong; nothing changes'),
     413: failure('the body is larger than LB_BODY_LIMIT'),
     415: failure('the body is not application/json'),
@@ -35,6 +35,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     503: failure('the container engine is unreachable, or a new replica (a static server: its url) did not pass its heartbeat in time; nothing was started')
   }
   const body = changeBody(LB_MAX_REPLICAS)
+  const added = addBody(LB_MAX_REPLICAS)
   const doc = { tags: ['admin'], security: [{ adminToken: [] }] }
   const result = () => {
     const replicas = app.replicas.healthy().map(r => r.hostname)
@@ -43,7 +44,8 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/add', {
     bodyLimit: LB_BODY_LIMIT,
-    schema: { ...doc, summary: 'Start n replicas (LB_DRIVER=static: add the servers at urls); answers once they pass their first heartbeat and are in the ring', body: addBody(LB_MAX_REPLICAS), response: { 200: ChangeResult, ...errors, 409: failure('a replica with one of these hostnames already exists, or (static) a url is balanced already; nothing is started') } }
+    schemaErrorFormatter: strictErrors(Object.keys(added.properties)),
+    schema: { ...doc, summary: 'Start n replicas (LB_DRIVER=static: add the servers at urls); answers once they pass their first heartbeat and are in the ring', body: added, response: { 200: ChangeResult, ...errors, 409: failure('a replica with one of these hostnames already exists, or (static) a url is balanced already; nothing is started') } }
   }, async (request) => {
     await app.replicas.add(request.body.n, request.body.hostnames, request.body.urls)
     return result()
@@ -51,6 +53,7 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/rm', {
     bodyLimit: LB_BODY_LIMIT,
+    schemaErrorFormatter: strictErrors(Object.keys(body.properties)),
     schema: { ...doc, summary: 'Remove n replicas; answers once they are out of the ring, drained and stopped (LB_DRIVER=static: drained and forgotten, never stopped)', body, response: { 200: ChangeResult, ...errors, 404: failure('a hostname that is not a replica of this balancer; nothing is removed') } }
   }, async (request) => {
     await app.replicas.remove(request.body.n, request.body.hostnames)

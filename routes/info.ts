@@ -1,15 +1,41 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { badRequest, conflict, unavailable } from '../lib/errors.js'
 import { keyOfText, parseIntegerId } from '../lib/proxy/request-key.js'
-import { ErrorBody, MapQuery, Mapping, ReplicaSet, failure } from './schemas.js'
+import { VERSION } from '../lib/version.js'
+import { ErrorBody, MapQuery, Mapping, Readiness, ReplicaSet, Version, failure } from './schemas.js'
+import { readLogLevel } from './read-log-level.js'
 
-/** Read-only routes: liveness, the replica set, and where an id goes. */
+/**
+ * Read-only routes: liveness, readiness, the version, the replica set, and
+ * where an id goes. Their requests are logged at debug only (readLogLevel).
+ */
 const infoRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const logLevel = readLogLevel(app.log)
   app.get('/heartbeat', {
+    logLevel,
     schema: { tags: ['info'], summary: 'The balancer is alive', produces: ['text/plain'], response: { 200: { type: 'string' } } }
   }, async (_request, reply) => await reply.type('text/plain').send('Hello'))
 
+  app.get('/ready', {
+    logLevel,
+    schema: {
+      tags: ['info'],
+      summary: 'Ready to serve: at least one replica is in the ring (for an orchestrator\'s readiness check; /heartbeat is liveness)',
+      response: { 200: Readiness, 503: failure('no replica is in the ring: every proxied request would answer 503') }
+    }
+  }, async () => {
+    const replicas = app.ring.size
+    if (replicas === 0) throw unavailable('not ready: no replica is in the ring')
+    return { status: 'ready' as const, replicas }
+  })
+
+  app.get('/version', {
+    logLevel,
+    schema: { tags: ['info'], summary: 'The version of ringlb and of the Node.js running it', response: { 200: Version } }
+  }, async () => ({ version: VERSION, node: process.version }))
+
   app.get('/rep', {
+    logLevel,
     schema: { tags: ['info'], summary: 'The healthy replicas in the ring', response: { 200: ReplicaSet } }
   }, async () => {
     const replicas = app.replicas.healthy().map(r => r.hostname)
@@ -17,6 +43,7 @@ const infoRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/map_request', {
+    logLevel,
     schema: {
       tags: ['info'],
       summary: 'Which replica a request with this id (or this key, from LB_HASH_KEY\'s sources) reaches now; nothing is forwarded',

@@ -14,19 +14,53 @@ export const ReplicaSet = Type.Object({
   replicas: Type.Array(Type.String(), { description: 'their hostnames, by numeric server id' })
 })
 
+export const Readiness = Type.Object({
+  status: Type.Literal('ready'),
+  replicas: Type.Integer({ minimum: 1, description: 'how many replicas are in the ring' })
+})
+
+export const Version = Type.Object({
+  version: Type.String({ description: 'ringlb\'s version (package.json)' }),
+  node: Type.String({ description: 'the Node.js version running it' })
+})
+
 export const ChangeResult = Type.Object({
   message: ReplicaSet,
   status: Type.Literal('successful')
 })
 
-/** The body of /add and /rm. The upper bound on n is the configured maximum. */
+/**
+ * The body of /add and /rm. The upper bound on n is the configured maximum.
+ * Strict: a field it does not name is refused, so a typo (`hostname`) is an
+ * error instead of a silent change made without it.
+ */
 export function changeBody (maxReplicas: number) {
   return Type.Object({
     n: Type.Integer({ minimum: 1, maximum: maxReplicas, description: 'how many replicas to add or remove' }),
     hostnames: Type.Optional(Type.Array(Type.String({ description: `a container name: ${HOSTNAME_PATTERN}` }), {
       description: 'names for (some of) them, at most n; the rest are generated (server-<id>) or, for /rm, chosen highest id first'
     }))
-  })
+  }, { additionalProperties: false })
+}
+
+interface SchemaError {
+  keyword: string
+  instancePath?: string
+  params: Record<string, unknown>
+  message?: string
+}
+
+/**
+ * A route's validation errors in words, as Fastify's own formatter writes
+ * them, except that a field the schema does not take is named, with the
+ * fields it does take.
+ */
+export function strictErrors (fields: string[]): (errors: SchemaError[], dataVar: string) => Error {
+  return (errors, dataVar) => new Error(errors.map(e => {
+    const where = `${dataVar}${e.instancePath ?? ''}`
+    if (e.keyword !== 'additionalProperties') return `${where} ${e.message ?? 'is invalid'}`
+    return `${where} has an unknown field '${String(e.params.additionalProperty)}': the fields are ${fields.join(', ')}`
+  }).join(', '))
 }
 
 /** The body of /add: /rm's, and the origins of servers ringlb does not run. */
@@ -37,7 +71,7 @@ export function addBody (maxReplicas: number) {
     urls: Type.Optional(Type.Array(Type.Unknown(), {
       description: 'LB_DRIVER=static only, and required there: one http://host:port per new server, each answering LB_HEALTH_PATH'
     }))
-  })
+  }, { additionalProperties: false })
 }
 
 export const MapQuery = Type.Object({

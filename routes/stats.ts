@@ -3,6 +3,7 @@ import { ringOptions } from '../lib/config.js'
 import type { ReplicaCounts } from '../lib/metrics/counts.js'
 import { ringDigest } from '../lib/rings/digest.js'
 import { RingLayout, Stats } from './schemas.js'
+import { readLogLevel } from './read-log-level.js'
 
 const countsBody = (c: ReplicaCounts) => ({
   requests: c.requests,
@@ -16,12 +17,14 @@ const countsBody = (c: ReplicaCounts) => ({
   tunnel_bytes_to_client: c.tunnelBytesToClient
 })
 
-/** Read-only views for operators: Prometheus metrics, the same counts as JSON, and the ring's layout. */
+/** Read-only views for operators: Prometheus metrics, the same counts as JSON, and the ring's layout; logged at debug, as every read. */
 const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const logLevel = readLogLevel(app.log)
   const { metrics, replicas, ring } = app
   const digest = (): string => ringDigest(ring, ringOptions(app.config))
 
   app.get('/metrics', {
+    logLevel,
     schema: {
       tags: ['observability'],
       summary: 'Metrics in the Prometheus text format',
@@ -31,6 +34,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (_request, reply) => await reply.type(metrics.registry.contentType).send(await metrics.render()))
 
   app.get('/stats', {
+    logLevel,
     schema: { tags: ['observability'], summary: 'Per-replica state, share of the key space and request counts', response: { 200: Stats } }
   }, async () => {
     const { shares } = app.ringView()
@@ -53,6 +57,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/ring', {
+    logLevel,
     schema: { tags: ['observability'], summary: 'The ring as arcs of the key space and their owners, for drawing', response: { 200: RingLayout } }
   }, async () => ({ scheme: ring.scheme, size: ring.size, digest: digest(), segments: app.ringView().segments }))
 }

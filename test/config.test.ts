@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
-import { loadConfig, swarmConstraints } from '../lib/config.js'
+import { closestSetting, configWarnings, loadConfig, swarmConstraints } from '../lib/config.js'
 import { makeCertificate } from '../scripts/lib/certificate.js'
 
 t.test('defaults are the contract\'s', async t => {
@@ -89,6 +89,18 @@ t.test('a bad value throws a message naming the variable', async t => {
     [{ LB_DRIVER: 'static', LB_UPSTREAMS: 'http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3', LB_MAX_REPLICAS: '2', LB_REPLICAS: '2' }, /LB_UPSTREAMS names 3 servers, above LB_MAX_REPLICAS \(2\)/]
   ]
   for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+})
+
+t.test('an LB_ variable that is no setting is warned about, with the closest real name', async t => {
+  t.same(configWarnings({ LB_REPLICA: '5', LB_HASH: 'ring', PATH: '/bin', RINGLB_PORT: '1' }), [
+    'LB_REPLICA is not a setting and is ignored: did you mean LB_REPLICAS? (node dist/server.js --help lists them all)'
+  ])
+  t.same(configWarnings({ LB_REPLICAS: '5', LB_ADMIN_TOKEN: 'x', HOST: '::1' }), [], 'real settings and other variables are not')
+  t.equal(closestSetting('LB_HEARTBEAT'), 'LB_HEARTBEAT_MS')
+  t.equal(closestSetting('LB_DRIVERS'), 'LB_DRIVER')
+  t.equal(closestSetting('LB_BALANCE'), 'LB_BALANCE_FACTOR')
+  t.equal(closestSetting('LB_ADMINTOKEN'), 'LB_ADMIN_TOKEN')
+  t.same(configWarnings({ LB_FOO: '1', LB_DRIVERS: 'docker' }).map(w => w.split(' ')[0]), ['LB_DRIVERS', 'LB_FOO'], 'each one, in order')
 })
 
 t.test('the server stops at start with the message when a value is bad', async t => {

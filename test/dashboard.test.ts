@@ -102,6 +102,18 @@ if (!existsSync(CHROMIUM) && process.env.CI !== 'true') {
     t.equal(await page.locator('#token-dialog[open]').count(), 0, 'no second prompt')
     t.same((await rep()).replicas, ['server-0', 'server-1', 'server-2'])
     await page.waitForSelector('#ring[data-members="3"]')
+
+    // from 1024 px wide up (each layout, and the widths where it changes), nothing is clipped: no scroll bar on the page, none inside the replica table
+    for (const width of [1024, 1200, 1400, 1600]) {
+      await page.setViewportSize({ width, height: 800 })
+      await page.waitForFunction(() => document.querySelectorAll('#replicas tbody tr').length === 3)
+      const overflow = await page.evaluate(() => [document.documentElement, ...document.querySelectorAll('.table-wrap')]
+        .filter(element => element.scrollWidth > element.clientWidth)
+        .map(element => `${element.tagName.toLowerCase()}${element.className === '' ? '' : `.${element.className}`}: ${element.scrollWidth} > ${element.clientWidth}`))
+      t.same(overflow, [], `no horizontal scroll at ${width} px`)
+      const button = await page.locator(`${ROWS}[data-hostname="server-2"] button`).boundingBox()
+      t.ok(button !== null && button.x + button.width <= width, `the Remove button is on screen at ${width} px`)
+    }
     t.same(errors, [], 'no script errors on the page')
   })
 }

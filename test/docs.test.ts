@@ -8,7 +8,7 @@ t.test('the OpenAPI document describes the balancer\'s routes, admin errors incl
   t.equal(res.statusCode, 200)
   const doc = res.json()
   t.match(doc.openapi, /^3\./)
-  t.same(Object.keys(doc.paths).sort(), ['/add', '/dashboard', '/heartbeat', '/map_request', '/metrics', '/rep', '/ring', '/rm', '/stats'])
+  t.same(Object.keys(doc.paths).sort(), ['/add', '/dashboard', '/heartbeat', '/map_request', '/metrics', '/ready', '/rep', '/ring', '/rm', '/stats', '/version'])
   const add = doc.paths['/add'].post
   const rm = doc.paths['/rm'].delete
   t.same(Object.keys(add.responses).sort(), ['200', '400', '401', '409', '413', '415', '502', '503'])

@@ -90,7 +90,9 @@ t.test('POST /add and DELETE /rm', async t => {
       [{ n: 1, hostnames: ['x'.repeat(64)] }, 400, /not a valid hostname/],
       [{ n: 2, hostnames: ['twin', 'twin'] }, 400, "<Error> hostname 'twin' is given more than once"],
       [{ n: 1, hostnames: ['s4'] }, 409, "<Error> a replica named 's4' already exists"],
-      [{ n: 1, hostnames: [7] }, 400, /must be string/]
+      [{ n: 1, hostnames: [7] }, 400, /must be string/],
+      [{ n: 1, hostname: ['myhost'] }, 400, "<Error> invalid request: body has an unknown field 'hostname': the fields are n, hostnames, urls"],
+      [{ n: 1, N: 2 }, 400, "<Error> invalid request: body has an unknown field 'N': the fields are n, hostnames, urls"]
     ]
     for (const [body, status, message] of cases) {
       const res = await add(body)
@@ -124,7 +126,8 @@ t.test('POST /add and DELETE /rm', async t => {
       [{ n: 6 }, 400, '<Error> cannot remove 6 replicas: this balancer has 5'],
       [{ n: 0 }, 400, /must be >= 1/],
       [{ n: 2, hostnames: ['s4', 's4'] }, 400, "<Error> hostname 's4' is given more than once"],
-      [{ hostnames: ['s4'] }, 400, /required property 'n'/]
+      [{ hostnames: ['s4'] }, 400, /required property 'n'/],
+      [{ n: 1, names: ['s4'] }, 400, "<Error> invalid request: body has an unknown field 'names': the fields are n, hostnames"]
     ]
     for (const [body, status, message] of cases) {
       const res = await rm(body)

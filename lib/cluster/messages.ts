@@ -37,6 +37,8 @@ export type ToPrimary =
   /** nothing is in flight any more to a replica the change `seq` removed */
   | { type: 'ringlb:idle', hostname: string, seq: number }
   | { type: 'ringlb:report', id: number, report: WorkerReport }
+  /** the worker cannot listen on PORT, and exits: the primary's start-up fails with this error's words */
+  | { type: 'ringlb:listen-failed', message: string, code?: string, port?: number }
 
 /** A message of ours (IPC also carries node:cluster's own). */
 export function isOurs<T extends { type: string }> (message: unknown): message is T {

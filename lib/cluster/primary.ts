@@ -124,12 +124,18 @@ export class Workers {
     // a message sent just as the worker died: its exit is handled below
     worker.on('error', (err) => { this.options.log.warn({ err, pid: worker.process.pid }, 'worker channel failed') })
     let listened = false
+    // why the worker could not listen, when it said (the port is taken): the start-up failure's words
+    let listenError: Error | undefined
+    worker.on('message', (message: unknown) => {
+      if (!isOurs<ToPrimary>(message) || message.type !== 'ringlb:listen-failed') return
+      listenError = Object.assign(new Error(message.message), { code: message.code, port: message.port })
+    })
     const listening = new Promise<void>((resolve, reject) => {
       worker.once('listening', () => { listened = true; resolve() })
       worker.once('exit', (code, signal) => {
         // told to close before it listened: the balancer is closing, not failing
         if (this.closing) resolve()
-        else reject(new Error(`worker ${worker.process.pid} exited before listening (${signal ?? code})`))
+        else reject(listenError ?? new Error(`worker ${worker.process.pid} exited before listening (${signal ?? code})`))
       })
     })
     worker.once('exit', (code, signal) => {

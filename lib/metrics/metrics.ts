@@ -2,6 +2,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefault
 import type { InFlight } from '../proxy/in-flight.js'
 import type { Replica, ReplicaState } from '../replicas/manager.js'
 import { type ReplicaCounts, type WorkerReport, sumAll, sumByHostname, zero } from './counts.js'
+import { VERSION } from '../version.js'
 
 /** Where the gauges read the balancer's state at scrape time. */
 export interface MetricsSources {
@@ -101,6 +102,13 @@ export class BalancerMetrics {
     collectDefaultMetrics({ register: this.registry })
     if (sources === undefined) return
 
+    const buildInfo: Gauge<'version' | 'node'> = new Gauge({
+      name: 'ringlb_build_info',
+      help: 'Always 1; the labels say which ringlb and which Node.js run this balancer',
+      labelNames: ['version', 'node'],
+      registers: [this.registry]
+    })
+    buildInfo.set({ version: VERSION, node: process.version }, 1)
     const ringMembers: Gauge = new Gauge({
       name: 'ringlb_ring_members',
       help: 'Replicas in the hash ring (the healthy ones)',

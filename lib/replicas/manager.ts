@@ -51,6 +51,16 @@ export interface ReplicaManagerOptions {
   busyElsewhere?: (hostname: string) => boolean
 }
 
+/**
+ * Replicas that failed, each reason said once: three replicas of a missing
+ * image are `'a', 'b', 'c': No such image ...`, not the engine's sentence three times.
+ */
+function failureList (failures: Array<{ name: string, reason: string }>): string {
+  const byReason = new Map<string, string[]>()
+  for (const { name, reason } of failures) byReason.set(reason, [...(byReason.get(reason) ?? []), `'${name}'`])
+  return [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ')
+}
+
 /** A failure soon after a start counts as a crash loop, and backs off. */
 const CRASH_WINDOW_MS = 10_000
 const MAX_BACKOFF_MS = 30_000
@@ -164,7 +174,9 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
       if (this.replicas.size + n > this.options.maxReplicas) {
         throw badRequest(`adding ${n} replicas to ${this.replicas.size} would exceed LB_MAX_REPLICAS (${this.options.maxReplicas})`)
       }
-      return await this.create(n, hostnames, { urls: origins })
+      const added = await this.create(n, hostnames, { urls: origins })
+      this.options.log.info({ replicas: added.map(r => r.hostname), ring: this.options.ring.size }, 'replicas added')
+      return added
     })
   }
 
@@ -200,6 +212,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
         }
       })
       if (failures.length > 0) throw new LbError(502, `could not remove ${failures.join('; ')}`)
+      this.options.log.info({ replicas: victims.map(r => r.hostname), ring: this.options.ring.size }, 'replicas removed')
       return victims
     })
   }
@@ -286,7 +299,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
       if (!retry) {
         const first = failed[0].reason
         const status = first instanceof LbError ? first.statusCode : 503
-        throw new LbError(status, `could not start ${failed.map(f => `'${f.spec.hostname}': ${f.reason.message}`).join('; ')}`, { cause: first })
+        throw new LbError(status, `could not start ${failureList(failed.map(f => ({ name: f.spec.hostname, reason: f.reason.message })))}`, { cause: first })
       }
       for (const spec of lost) {
         takenIds.add(spec.id)
@@ -321,8 +334,8 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     }
     const deadline = Date.now() + this.options.readyTimeoutMs
     while (!(await this.alive(replica, Math.min(this.options.heartbeatTimeoutMs, Math.max(1, deadline - Date.now()))))) {
-      if (replica.state === 'failed') throw new Error('exited before passing its first heartbeat')
-      if (Date.now() >= deadline) throw new Error(`no heartbeat within ${this.options.readyTimeoutMs} ms`)
+      if (replica.state === 'failed') throw new Error('exited before passing its first heartbeat (its own output says why)')
+      if (Date.now() >= deadline) throw new Error(`no heartbeat within ${this.options.readyTimeoutMs} ms (raise LB_READY_TIMEOUT_MS if replicas start slowly)`)
       await sleep(50)
     }
     return replica

@@ -35,7 +35,7 @@ export function statusOf (err: unknown): number | undefined {
 export function engineError (err: unknown, action: string): LbError {
   if (err instanceof LbError) return err
   if (isUnreachable(err)) {
-    return new LbError(503, `Docker engine unreachable while trying to ${action}: ${(err as Error).message}`, { cause: err })
+    return new LbError(503, `Docker engine unreachable while trying to ${action}: ${(err as Error).message} (start the engine, or set LB_DOCKER_SOCKET to its socket; LB_DRIVER=process needs none)`, { cause: err })
   }
   return new LbError(502, `Docker engine could not ${action}: ${engineReason(err)}`, { cause: err })
 }

@@ -245,8 +245,8 @@ export class DockerDriver implements Driver {
     switch (statusOf(err)) {
       case 409: return new LbError(409, `a container named '${name}' already exists`, { cause: err })
       case 404: return new LbError(404, this.options.replicaImage === undefined
-        ? `${engineReason(err)} (LB_IMAGE=${this.options.image}, LB_NETWORK=${this.options.network}); build the image with make build`
-        : `${engineReason(err)} (LB_REPLICA_IMAGE=${this.options.replicaImage}, LB_NETWORK=${this.options.network})`, { cause: err })
+        ? `${engineReason(err)} (LB_IMAGE=${this.options.image}, LB_NETWORK=${this.options.network}: build the image with make build, or set LB_IMAGE and LB_NETWORK to ones the engine has)`
+        : `${engineReason(err)} (LB_REPLICA_IMAGE=${this.options.replicaImage}, LB_NETWORK=${this.options.network}: set them to an image and a network the engine has)`, { cause: err })
       default: return engineError(err, `create container '${name}'`)
     }
   }

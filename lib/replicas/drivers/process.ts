@@ -160,12 +160,12 @@ export class ProcessDriver implements Driver {
   /** The first number the child reports under `field`: the built-in replica's port, or the guard's command PID. */
   private async waitFor (child: ChildProcess, field: 'port' | 'pid'): Promise<number> {
     return await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => { finish(); reject(new Error(`replica did not start listening within ${this.options.startTimeoutMs} ms`)) }, this.options.startTimeoutMs)
+      const timer = setTimeout(() => { finish(); reject(new Error(`replica did not start listening within ${this.options.startTimeoutMs} ms (raise LB_READY_TIMEOUT_MS if replicas start slowly)`)) }, this.options.startTimeoutMs)
       const onMessage = (message: unknown): void => {
         const value = (message as Record<string, unknown> | null)?.[field]
         if (typeof value === 'number') { finish(); resolve(value) }
       }
-      const onExit = (code: number | null, signal: string | null): void => { finish(); reject(new Error(`replica exited before listening (${signal ?? `code ${code}`})`)) }
+      const onExit = (code: number | null, signal: string | null): void => { finish(); reject(new Error(`replica exited before listening (${signal ?? `code ${code}`}: its own output says why)`)) }
       const onError = (err: Error): void => { finish(); reject(err) }
       const finish = (): void => {
         clearTimeout(timer)
