@@ -110,15 +110,12 @@ export class AssignmentRing<T extends Member = Member> implements Ring<T> {
   }
 
   private reindex (): void {
-    const served: (T | undefined)[] = new Array(this.slots).fill(undefined)
-    if (this.byName.size > 0) {
-      // walk counter-clockwise twice so every slot learns the next placed virtual server
-      let next: T | undefined
-      for (let k = 2 * this.slots - 1; k >= 0; k--) {
-        const s = k % this.slots
-        next = this.placed[s] ?? next
-        served[s] = next
-      }
+    const served: (T | undefined)[] = new Array(this.slots)
+    // walk counter-clockwise once: past the last virtual server a slot wraps to the first one
+    let next = this.placed.find(member => member !== undefined)
+    for (let s = this.slots - 1; s >= 0; s--) {
+      next = this.placed[s] ?? next
+      served[s] = next
     }
     this.served = served
   }

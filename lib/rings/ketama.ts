@@ -37,15 +37,13 @@ export class KetamaRing<T extends Member = Member> implements Ring<T> {
     return true
   }
 
+  /** On an empty ring there is no owner: `firstAtOrAfter` gives 0, and `owners[0]` is undefined. */
   lookup (key: number): T | undefined {
-    const n = this.points.length
-    if (n === 0) return undefined
     return this.owners[this.firstAtOrAfter(hashKey(key))]
   }
 
   preference (key: number, limit = this.byName.size): T[] {
     const n = this.points.length
-    if (n === 0) return []
     const start = this.firstAtOrAfter(hashKey(key))
     return distinctOwners(i => this.owners[(start + i) % n], n, limit)
   }

@@ -60,7 +60,8 @@ export class MaglevRing<T extends Member = Member> implements Ring<T> {
 
   private populate (): void {
     const m = this.tableSize
-    const members = [...this.byName.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0))
+    // hostnames are unique in a ring, so no two compare equal
+    const members = [...this.byName.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : 1))
     const table: (T | undefined)[] = new Array(m).fill(undefined)
     if (members.length > 0) {
       const position = new Float64Array(members.length)

@@ -221,3 +221,16 @@ t.test('isPrime: primes, their squares and products, and what is not an integer'
   for (const p of [2, 3, 5, 7, 11, 13, 65537, 10_000_019]) t.ok(isPrime(p), `${p} is prime`)
   for (const n of [4, 9, 25, 49, 121, 169, 65537 * 3, 4294967297, 0, 1, -7, 2.5, NaN, Infinity]) t.notOk(isPrime(n), `${n} is not prime`)
 })
+
+t.test('ring: two replicas on the same point: the lower hostname owns it, whatever the order they were added in', async t => {
+  // MD5("replica-9481-0") and MD5("replica-20387-0") share the word 3979825422; id 6 hashes just below it
+  t.ok(hashWords('replica-9481-0').includes(3979825422) && hashWords('replica-20387-0').includes(3979825422), 'the shared point')
+  t.ok(hashKey(6) > 3567219371 && hashKey(6) <= 3979825422, 'id 6 falls on the arc that ends at the shared point')
+  const tied = [{ id: 0, hostname: 'replica-9481' }, { id: 1, hostname: 'replica-20387' }]
+  for (const list of [tied, [...tied].reverse()]) {
+    const ring = createRing<Member>({ scheme: 'ring', slots: 512, vnodes: 9, tableSize: 65537, ringVnodes: 4 })
+    for (const m of list) ring.add(m)
+    t.equal(ring.lookup(6)?.hostname, 'replica-20387', `added ${list.map(m => m.hostname).join(', ')}`)
+    t.same(ring.preference(6).map(m => m.hostname), ['replica-20387', 'replica-9481'])
+  }
+})
