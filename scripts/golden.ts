@@ -1,6 +1,6 @@
 import { loadConfig, ringOptions } from '../lib/config.js'
-import { hashKey, hashText, hashWords } from '../lib/hash.js'
-import { requestKey } from '../lib/request-key.js'
+import { hashKey, hashText, hashWords } from '../lib/rings/hash.js'
+import { requestKey } from '../lib/proxy/request-key.js'
 import { requestSlot, virtualServerSlot } from '../lib/rings/assignment.js'
 import { createRing, type Member, type Ring, type RingOptions, type SchemeName } from '../lib/rings/index.js'
 import { seeded, sixDigitIds } from './ids.js'

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { hashKey, hashText, hashWords } from '../lib/hash.js'
+import { hashKey, hashText, hashWords } from '../lib/rings/hash.js'
 import { SCHEMES, SIZES, type GoldenInputs, type HashTable, type SchemeTable, defaultOptions, hashTable, schemeTable } from '../scripts/golden.js'
 
 /*

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { BadResponse, ChunkedEnd, HOP_BY_HOP, errorAnswer, headEnd, parseRequestHead, parseResponseHead } from '../lib/http1.js'
+import { BadResponse, ChunkedEnd, HOP_BY_HOP, errorAnswer, headEnd, parseRequestHead, parseResponseHead } from '../lib/proxy/fast-path/http1.js'
 
 /*
  * The edges of the fast path's HTTP/1 framing that mutation testing found

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { pickBounded } from '../../lib/bounded-load.js'
+import { pickBounded } from '../../lib/rings/bounded-load.js'
 import { createRing, type Member, type Ring } from '../../lib/rings/index.js'
 import { members } from '../fixtures.js'
 
