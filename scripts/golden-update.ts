@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { SCHEMES, HOSTNAMES, defaultOptions, goldenInputs, hashTable, schemeTable } from './golden.js'
 
 /*
- * `npm run golden:update`: rewrites the golden mapping tables in test/golden/
+ * `npm run golden:update`: rewrites the golden mapping tables in test/rings/golden/
  * from the code as it is. Run it only when a change to the key → replica
  * mapping is meant, and say so in CHANGELOG.md: it is a breaking change.
  */
@@ -19,7 +19,7 @@ function formatted (value: object): string {
   return `{\n${lines.join(',\n')}\n}\n`
 }
 
-const dir = resolve('test/golden')
+const dir = resolve('test/rings/golden')
 mkdirSync(dir, { recursive: true })
 const inputs = goldenInputs()
 writeFileSync(resolve(dir, 'inputs.json'), `${JSON.stringify(inputs, null, 1)}\n`)

@@ -7,8 +7,8 @@ import { seeded, sixDigitIds } from './ids.js'
 
 /*
  * The golden mappings: which replica every scheme picks for fixed keys, and
- * the known-answer values of every hash function. `test/golden.test.ts` checks
- * the committed tables in test/golden/ against the code; `npm run
+ * the known-answer values of every hash function. `test/rings/golden.test.ts` checks
+ * the committed tables in test/rings/golden/ against the code; `npm run
  * golden:update` rewrites them, and only on purpose (see CHANGELOG.md).
  */
 
@@ -98,7 +98,7 @@ export function textKeyOf (text: string): number {
   return requestKey({ query: {}, headers: { 'x-request-id': text } })
 }
 
-/** The scheme's table for the given inputs: what `test/golden.test.ts` compares with the committed one. */
+/** The scheme's table for the given inputs: what `test/rings/golden.test.ts` compares with the committed one. */
 export function schemeTable (options: RingOptions, hostnames: string[], inputs: GoldenInputs): SchemeTable {
   const rings = SIZES.map(n => ringOf(options, hostnames, n))
   const ownersOf = (key: number): string[] => rings.map(ring => ring.lookup(key)?.hostname ?? '')

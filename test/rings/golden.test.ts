@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { hashKey, hashText, hashWords } from '../lib/rings/hash.js'
-import { SCHEMES, SIZES, type GoldenInputs, type HashTable, type SchemeTable, defaultOptions, hashTable, schemeTable } from '../scripts/golden.js'
+import { hashKey, hashText, hashWords } from '../../lib/rings/hash.js'
+import { SCHEMES, SIZES, type GoldenInputs, type HashTable, type SchemeTable, defaultOptions, hashTable, schemeTable } from '../../scripts/golden.js'
 
 /*
  * The promise in the README: the mapping from keys to replica names does not

@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap'
-import { BadResponse, ChunkedEnd, HOP_BY_HOP, errorAnswer, headEnd, parseRequestHead, parseResponseHead } from '../lib/proxy/fast-path/http1.js'
+import { errorAnswer } from '../../lib/errors.js'
+import { BadResponse, ChunkedEnd, headEnd, parseRequestHead, parseResponseHead } from '../../lib/proxy/fast-path/http1.js'
+import { HOP_BY_HOP } from '../../lib/proxy/headers.js'
 
 /*
  * The edges of the fast path's HTTP/1 framing that mutation testing found
