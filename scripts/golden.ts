@@ -2,7 +2,7 @@ import { loadConfig, ringOptions } from '../lib/config.js'
 import { hashKey, hashText, hashWords } from '../lib/rings/hash.js'
 import { requestKey } from '../lib/proxy/request-key.js'
 import { requestSlot, virtualServerSlot } from '../lib/rings/assignment.js'
-import { createRing, type Member, type Ring, type RingOptions, type SchemeName } from '../lib/rings/index.js'
+import { createRing, type Member, type RingOptions, type SchemeName } from '../lib/rings/index.js'
 import { seeded, sixDigitIds } from './ids.js'
 
 /*
@@ -87,12 +87,6 @@ export function defaultOptions (scheme: SchemeName): RingOptions {
   return ringOptions(loadConfig({ LB_HASH: scheme }))
 }
 
-export function ringOf (options: RingOptions, hostnames: string[], n: number): Ring {
-  const ring = createRing<Member>(options)
-  for (let id = 0; id < n; id++) ring.add({ id, hostname: hostnames[id] })
-  return ring
-}
-
 /** The integer a text `x-request-id` is hashed to, as the proxy computes it. */
 export function textKeyOf (text: string): number {
   return requestKey({ query: {}, headers: { 'x-request-id': text } })
@@ -100,17 +94,24 @@ export function textKeyOf (text: string): number {
 
 /** The scheme's table for the given inputs: what `test/rings/golden.test.ts` compares with the committed one. */
 export function schemeTable (options: RingOptions, hostnames: string[], inputs: GoldenInputs): SchemeTable {
-  const rings = SIZES.map(n => ringOf(options, hostnames, n))
-  const ownersOf = (key: number): string[] => rings.map(ring => ring.lookup(key)?.hostname ?? '')
-  const largest = rings[rings.length - 1]
+  const keys = [...inputs.ids, ...inputs.textKeys.map(textKeyOf)]
+  // one ring grown replica by replica, read at each size: the same ring as one built at that size
+  const ring = createRing<Member>(options)
+  const columns: string[][] = []
+  for (let id = 0; id < SIZES[SIZES.length - 1]; id++) {
+    ring.add({ id, hostname: hostnames[id] })
+    if (SIZES.includes(ring.size)) columns.push(keys.map(key => ring.lookup(key)?.hostname ?? ''))
+  }
+  const ownersOf = (k: number): string[] => columns.map(column => column[k])
+  const ids = inputs.ids.length
   return {
     scheme: options.scheme,
     options,
     hostnames,
     columns: ['key', ...SIZES.map(n => `N=${n}`)],
-    ids: inputs.ids.map(id => [id, ...ownersOf(id)]),
-    textKeys: inputs.textKeys.map(text => [text, ...ownersOf(textKeyOf(text))]),
-    preference: inputs.ids.filter((_, i) => i % (inputs.ids.length / PREFERENCE_IDS) === 0).map(id => [id, largest.preference(id).map(m => m.hostname)])
+    ids: inputs.ids.map((id, k) => [id, ...ownersOf(k)]),
+    textKeys: inputs.textKeys.map((text, k) => [text, ...ownersOf(ids + k)]),
+    preference: inputs.ids.filter((_, i) => i % (inputs.ids.length / PREFERENCE_IDS) === 0).map(id => [id, ring.preference(id).map(m => m.hostname)])
   }
 }
 

@@ -13,7 +13,7 @@ const KEY = 123456
 const source = (id: number | string = KEY): { query: Record<string, string>, headers: Record<string, string> } => ({ query: { id: String(id) }, headers: {} })
 
 function setup (n = 3, balanceFactor = 0) {
-  const ring = createRing<ProxyTarget>({ scheme: 'maglev', slots: 512, vnodes: 9, tableSize: 65537, ringVnodes: 160 })
+  const ring = createRing<ProxyTarget>({ scheme: 'maglev', slots: 512, vnodes: 9, tableSize: 251, ringVnodes: 160 })
   for (let id = 0; id < n; id++) ring.add({ id, hostname: `server-${id}`, url: `http://127.0.0.1:${40000 + id}` })
   const load = new InFlight()
   const events: string[] = []
