@@ -234,3 +234,14 @@ t.test('ring: two replicas on the same point: the lower hostname owns it, whatev
     t.same(ring.preference(6).map(m => m.hostname), ['replica-20387', 'replica-9481'])
   }
 })
+
+t.test('ring: a key whose hash is exactly a point belongs to that point ("at or after"), not the next', async t => {
+  // 79351637 hashes to 4911825, the fourth word of MD5("server-0-1"): one of server-0's points, followed by one of server-2's
+  t.equal(hashKey(79351637), hashWords('server-0-1')[3])
+  const points = ketamaPoints(members(3), 160)
+  const at = points.findIndex(p => p[0] === 4911825)
+  t.same([points[at][1], points[at + 1][1]], ['server-0', 'server-2'])
+  const ring = ringOf('ring', members(3))
+  t.equal(ring.lookup(79351637)?.hostname, 'server-0')
+  t.same(ring.preference(79351637, 2).map(m => m.hostname), ['server-0', 'server-2'])
+})
