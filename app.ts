@@ -1,5 +1,6 @@
+import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
+import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { Workers } from './lib/cluster/primary.js'
 import type { RingMirror } from './lib/cluster/ring-mirror.js'
 import type { OwnRoute } from './lib/cluster/messages.js'
@@ -51,7 +52,8 @@ export interface AppOptions {
  * contract's error shape too, and their connection closed, as Node does.
  */
 function answerClientError (error: Error & { code?: string }, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  // bytes after a request that closes its connection (HTTP/1.0, `Connection: close`) are not read: the answer in flight still goes, then the connection closes
+  if (error.code === 'ECONNRESET' || error.code === 'HPE_CLOSED_CONNECTION' || socket.destroyed) return
   const [status, reason] = error.code === 'HPE_HEADER_OVERFLOW'
     ? [431, 'request head is larger than the limit (16 KiB)']
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
@@ -62,12 +64,28 @@ function answerClientError (error: Error & { code?: string }, socket: Socket): v
 }
 
 /** Server options, also read by fastify-cli (`fastify start dist/app.js`). */
-export const options: FastifyServerOptions = {
+export const options: FastifyHttpOptions<Server> = {
   // a JSON body's types are checked, not coerced: {"n": "2"} is an error
   ajv: { customOptions: { coerceTypes: false } },
   clientErrorHandler: answerClientError,
+  // a missing Host is refused by the proxy (lib/proxy/headers.ts), in the error shape rather than Node's bare 400
+  http: { requireHostHeader: false },
   // starting the replicas is part of getting ready, and containers take a while
   pluginTimeout: 120_000
+}
+
+/**
+ * The server options for PORT: `options`, and with LB_TLS_CERT and
+ * LB_TLS_KEY, TLS that offers h2 and http/1.1 by ALPN. Fastify's HTTP/2
+ * server answers both (allowHTTP1): an h2 client gets HTTP/2, any other one
+ * HTTP/1.1 on the same routes, WebSocket upgrades included.
+ */
+export function serverOptions (config: Config): FastifyServerOptions {
+  if (config.tls === undefined) return options
+  // noDelay, as Node's HTTP server has by default: without it, Nagle's algorithm holds back the small TLS records of an answer (~40 ms a request)
+  const tls = { http2: true, https: { allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], cert: config.tls.cert, key: config.tls.key, noDelay: true } }
+  // Fastify types an HTTP/2 instance apart; the app serves both alike
+  return { ...options, ...tls } as FastifyServerOptions
 }
 
 /** The reason a client reads in an error body, from Fastify's own errors in plain words. */

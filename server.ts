@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import ringlb, { options } from './app.js'
+import ringlb, { options, serverOptions } from './app.js'
 import { Workers } from './lib/cluster/primary.js'
 import { ConfigError, loadConfig } from './lib/config.js'
 
@@ -23,8 +23,10 @@ try {
   process.exit(1)
 }
 
-const app = Fastify({ ...options, logger: { level: config.LOG_LEVEL } })
-const workers = config.LB_WORKERS > 1
+const clustered = config.LB_WORKERS > 1
+// a cluster's workers serve PORT (with TLS if set); its primary, only them on loopback
+const app = Fastify({ ...(clustered ? options : serverOptions(config)), logger: { level: config.LOG_LEVEL } })
+const workers = clustered
   ? new Workers({
     count: config.LB_WORKERS,
     exec: fileURLToPath(new URL('./worker.js', import.meta.url)),

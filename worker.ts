@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import ringlb, { options } from './app.js'
+import ringlb, { serverOptions } from './app.js'
 import { type OwnRoute, type ToPrimary, type ToWorker, isOurs } from './lib/cluster/messages.js'
 import { RingMirror } from './lib/cluster/ring-mirror.js'
 import { type Config, ConfigError, loadConfig, ringOptions } from './lib/config.js'
@@ -82,6 +82,6 @@ setInterval(() => { void metrics.report(mirror.load).then(report => { send({ typ
 
 const { primary, routes } = await started
 // the primary's routes come with their HEAD twins named: the worker adds none of its own
-app = Fastify({ ...options, logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false })
+app = Fastify({ ...serverOptions(config), logger: { level: config.LOG_LEVEL }, exposeHeadRoutes: false })
 await app.register(ringlb, { config, cluster: { role: 'worker', mirror, metrics, primary, routes } })
 await app.listen({ port: config.PORT, host: config.HOST })

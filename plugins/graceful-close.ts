@@ -21,7 +21,8 @@ export default fp(async (app) => {
   app.decorate('closing', { getter: () => closing })
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onSend', async (_request, reply, payload) => {
-    if (closing) reply.header('connection', 'close')
+    // HTTP/2 has no Connection header (its sessions end with GOAWAY when the server closes)
+    if (closing && reply.request.raw.httpVersionMajor < 2) reply.header('connection', 'close')
     return payload
   })
 }, { name: 'graceful-close' })

@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin'
+import { ringOptions } from '../lib/config.js'
 import { BalancerMetrics } from '../lib/metrics/metrics.js'
+import { ringDigest } from '../lib/rings/digest.js'
 import type { Workers } from '../lib/cluster/primary.js'
 
 declare module 'fastify' {
@@ -31,6 +33,7 @@ export default fp<MetricsPluginOptions>(async (app, options) => {
     replicas: () => replicas.all(),
     ringSize: () => ring.size,
     shares: () => app.ringView().shares,
+    digest: () => ringDigest(ring, ringOptions(app.config)),
     workers: workers === undefined ? undefined : async () => await workers.reports()
   })
   app.decorate('metrics', metrics)

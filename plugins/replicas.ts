@@ -43,6 +43,7 @@ export default fp<ReplicasPluginOptions>(async (app, options) => {
     heartbeatMs: config.LB_HEARTBEAT_MS,
     heartbeatTimeoutMs: config.LB_HEARTBEAT_TIMEOUT_MS,
     heartbeatMisses: config.LB_HEARTBEAT_MISSES,
+    healthPath: config.LB_HEALTH_PATH,
     readyTimeoutMs: config.LB_READY_TIMEOUT_MS,
     drainMs: config.LB_DRAIN_MS,
     busyElsewhere: workers === undefined ? undefined : (hostname) => workers.busy(hostname)

@@ -14,8 +14,25 @@ const app = buildReplica({
   logger: { level: process.env.LOG_LEVEL ?? 'warn', base: { replica: process.env.REPLICA_NAME ?? `server-${serverId}` } }
 })
 
+/*
+ * A container replica told to stop (SIGTERM: a Swarm task rescheduled, a node
+ * drained or shutting down) first fails its heartbeat for REPLICA_LAME_DUCK_MS
+ * while still serving, so balancers take it out of their rings before it stops
+ * accepting: requests on their way to it are not cut (Envoy's drain, a
+ * Kubernetes preStop sleep).
+ */
+const lameDuckMs = Number(process.env.REPLICA_LAME_DUCK_MS ?? 0)
+let leaving = false
+app.addHook('onRequest', async (request, reply) => {
+  if (leaving && request.url.split('?', 1)[0] === '/heartbeat') await reply.code(503).type('text/plain').send('leaving')
+})
+
 const shutdown = (): void => {
   app.close().then(() => process.exit(0), () => process.exit(1))
+}
+const leave = (): void => {
+  leaving = true
+  setTimeout(shutdown, lameDuckMs).unref()
 }
 if (process.connected) {
   // a process replica: the balancer stops it by closing the IPC channel, and the channel closes too
@@ -27,7 +44,7 @@ if (process.connected) {
   process.on('SIGTERM', () => {})
   process.once('disconnect', shutdown)
 } else {
-  process.once('SIGTERM', shutdown)
+  process.once('SIGTERM', lameDuckMs > 0 ? leave : shutdown)
   process.once('SIGINT', shutdown)
 }
 

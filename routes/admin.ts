@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { LbError } from '../lib/errors.js'
-import { ChangeResult, changeBody, failure } from './schemas.js'
+import { ChangeResult, addBody, changeBody, failure } from './schemas.js'
 
 function sameToken (given: string, expected: string): boolean {
   const a = Buffer.from(given)
@@ -27,12 +27,12 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   const errors = {
-    400: failure('n missing, not an integer, below 1 or above LB_MAX_REPLICAS; more hostnames than n; an invalid or repeated hostname; /rm: n above the replicas running; malformed JSON; nothing changes'),
+    400: failure('n missing, not an integer, below 1 or above LB_MAX_REPLICAS; more hostnames than n; an invalid or repeated hostname; /rm: n above the replicas running; /add: urls missing with LB_DRIVER=static (or given without it), not n of them, one not an http://host:port origin or given twice; malformed JSON; nothing changes'),
     401: failure('LB_ADMIN_TOKEN is set and the Authorization: Bearer token is missing or wrong; nothing changes'),
     413: failure('the body is larger than LB_BODY_LIMIT'),
     415: failure('the body is not application/json'),
     502: failure('the driver failed to start or stop a replica; the ring is left as it was'),
-    503: failure('the container engine is unreachable, or a new replica did not pass its heartbeat in time; nothing was started')
+    503: failure('the container engine is unreachable, or a new replica (a static server: its url) did not pass its heartbeat in time; nothing was started')
   }
   const body = changeBody(LB_MAX_REPLICAS)
   const doc = { tags: ['admin'], security: [{ adminToken: [] }] }
@@ -43,15 +43,15 @@ const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/add', {
     bodyLimit: LB_BODY_LIMIT,
-    schema: { ...doc, summary: 'Start n replicas; answers once they pass their first heartbeat and are in the ring', body, response: { 200: ChangeResult, ...errors, 409: failure('a replica with one of these hostnames already exists; nothing is started') } }
+    schema: { ...doc, summary: 'Start n replicas (LB_DRIVER=static: add the servers at urls); answers once they pass their first heartbeat and are in the ring', body: addBody(LB_MAX_REPLICAS), response: { 200: ChangeResult, ...errors, 409: failure('a replica with one of these hostnames already exists, or (static) a url is balanced already; nothing is started') } }
   }, async (request) => {
-    await app.replicas.add(request.body.n, request.body.hostnames)
+    await app.replicas.add(request.body.n, request.body.hostnames, request.body.urls)
     return result()
   })
 
   app.delete('/rm', {
     bodyLimit: LB_BODY_LIMIT,
-    schema: { ...doc, summary: 'Remove n replicas; answers once they are out of the ring, drained and stopped', body, response: { 200: ChangeResult, ...errors, 404: failure('a hostname that is not a replica of this balancer; nothing is removed') } }
+    schema: { ...doc, summary: 'Remove n replicas; answers once they are out of the ring, drained and stopped (LB_DRIVER=static: drained and forgotten, never stopped)', body, response: { 200: ChangeResult, ...errors, 404: failure('a hostname that is not a replica of this balancer; nothing is removed') } }
   }, async (request) => {
     await app.replicas.remove(request.body.n, request.body.hostnames)
     return result()

@@ -29,22 +29,42 @@ export function changeBody (maxReplicas: number) {
   })
 }
 
+/** The body of /add: /rm's, and the origins of servers ringlb does not run. */
+export function addBody (maxReplicas: number) {
+  return Type.Object({
+    ...changeBody(maxReplicas).properties,
+    // any JSON here: the replica manager checks each entry and names the faulty one
+    urls: Type.Optional(Type.Array(Type.Unknown(), {
+      description: 'LB_DRIVER=static only, and required there: one http://host:port per new server, each answering LB_HEALTH_PATH'
+    }))
+  })
+}
+
 export const MapQuery = Type.Object({
-  id: Type.String({ description: 'the request id, an integer' })
+  id: Type.Optional(Type.String({ description: 'the request id, an integer' })),
+  key: Type.Optional(Type.String({ description: 'a key as LB_HASH_KEY\'s sources give it: any text (an integer is itself, other text is hashed)' }))
 })
 
-export const Mapping = Type.Object({
-  request_id: Type.Integer(),
+const Owner = {
   mapped_server: Type.Integer({ description: 'numeric server id of the replica' }),
   hostname: Type.String()
-})
+}
+
+export const Mapping = Type.Union([
+  Type.Object({ request_id: Type.Integer(), ...Owner }, { description: '?id=' }),
+  Type.Object({ key: Type.String(), ...Owner }, { description: '?key=' })
+])
 
 const Counts = {
   requests: Type.Integer({ minimum: 0, description: 'proxied requests answered by this replica' }),
   errors: Type.Integer({ minimum: 0, description: 'of those, answered 5xx; plus attempts that failed here and were retried' }),
   retries: Type.Integer({ minimum: 0, description: 'requests sent on to the next replica because this one did not answer' }),
   respawns: Type.Integer({ minimum: 0, description: 'times the replica was replaced after failing' }),
-  heartbeat_failures: Type.Integer({ minimum: 0, description: 'heartbeats it failed to answer in time' })
+  heartbeat_failures: Type.Integer({ minimum: 0, description: 'heartbeats it failed to answer in time' }),
+  tunnels_open: Type.Integer({ minimum: 0, description: 'tunnels (WebSocket) open to it now' }),
+  tunnels_moved: Type.Integer({ minimum: 0, description: 'tunnels the balancer closed because a ring change moved their key to another replica' }),
+  tunnel_bytes_to_replica: Type.Integer({ minimum: 0, description: 'bytes its tunnels carried from clients to it' }),
+  tunnel_bytes_to_client: Type.Integer({ minimum: 0, description: 'bytes its tunnels carried from it to clients' })
 }
 
 export const Stats = Type.Object({
@@ -70,6 +90,7 @@ export const Stats = Type.Object({
 export const RingLayout = Type.Object({
   scheme: Type.String(),
   size: Type.Integer({ minimum: 0, description: 'replicas in the ring' }),
+  digest: Type.String({ description: 'a short hash of the scheme, its parameters and the ring\'s members and arcs: equal on two balancers exactly when they route every key alike' }),
   segments: Type.Array(Type.Object({
     start: Type.Number({ description: 'where the arc starts, as a fraction of the key space' }),
     length: Type.Number({ description: 'its length, as a fraction of the key space' }),

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ringOptions } from '../lib/config.js'
 import type { ReplicaCounts } from '../lib/metrics/counts.js'
+import { ringDigest } from '../lib/rings/digest.js'
 import { RingLayout, Stats } from './schemas.js'
 
 const countsBody = (c: ReplicaCounts) => ({
@@ -7,12 +9,17 @@ const countsBody = (c: ReplicaCounts) => ({
   errors: c.errors,
   retries: c.retries,
   respawns: c.respawns,
-  heartbeat_failures: c.heartbeatFailures
+  heartbeat_failures: c.heartbeatFailures,
+  tunnels_open: c.tunnelsOpened - c.tunnelsClosed,
+  tunnels_moved: c.tunnelsMoved,
+  tunnel_bytes_to_replica: c.tunnelBytesToReplica,
+  tunnel_bytes_to_client: c.tunnelBytesToClient
 })
 
 /** Read-only views for operators: Prometheus metrics, the same counts as JSON, and the ring's layout. */
 const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { metrics, replicas, ring } = app
+  const digest = (): string => ringDigest(ring, ringOptions(app.config))
 
   app.get('/metrics', {
     schema: {
@@ -47,7 +54,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/ring', {
     schema: { tags: ['observability'], summary: 'The ring as arcs of the key space and their owners, for drawing', response: { 200: RingLayout } }
-  }, async () => ({ scheme: ring.scheme, size: ring.size, segments: app.ringView().segments }))
+  }, async () => ({ scheme: ring.scheme, size: ring.size, digest: digest(), segments: app.ringView().segments }))
 }
 
 export default statsRoutes

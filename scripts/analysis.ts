@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import cliProgress from 'cli-progress'
 import { Pool } from 'undici'
-import { loadLines, perReplicaBars, renderSvg, skewLines } from './analysis/charts.js'
+import { cacheFarm } from './analysis/cache-farm.js'
+import { type CacheFarmResults, phaseValues } from './analysis/cache-report.js'
+import { loadLines, perReplicaBars, phaseBars, renderSvg, skewLines } from './analysis/charts.js'
 import { exerciseEndpoints, recoverFromFailure } from './analysis/recovery.js'
 import { type ReplicaControl, dockerControl, processControl } from './analysis/replicas.js'
 import { type AnalysisResults, type SchemeRun, reportMarkdown } from './analysis/report.js'
@@ -17,17 +19,26 @@ import { startBalancer, stop } from './lib/processes.js'
 /*
  * `npm run analysis`: the textbook experiments through a real balancer over
  * HTTP. A-1 (N=3) and A-2 (N=2..6) for every scheme (A-4), A-3 (every endpoint,
- * and a replica SIGKILLed and recovered from), written to docs/analysis/ as SVG
- * charts, results.json and report.md.
+ * and a replica SIGKILLed and recovered from), A-5 (a Varnish cache farm
+ * under each scheme, and an /add), written to docs/analysis/ as SVG charts,
+ * results.json and report.md. `--only a5` runs A-5 alone and keeps the other
+ * results from the results.json already there.
  */
 const { values: flags } = parseArgs({
   options: {
     driver: { type: 'string', default: 'process' },
     requests: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '32' },
-    out: { type: 'string', default: 'docs/analysis' }
+    out: { type: 'string', default: 'docs/analysis' },
+    only: { type: 'string' },
+    'cache-requests': { type: 'string', default: '20000' },
+    'cache-keys': { type: 'string', default: '2000' }
   }
 })
+if (flags.only !== undefined && flags.only !== 'a5') throw new Error(`--only takes a5, got ${flags.only}`)
+const A5_SCHEMES = ['maglev', 'ring', 'assignment', 'round-robin']
+const cacheRequests = Number(flags['cache-requests'])
+const cacheKeys = Number(flags['cache-keys'])
 if (flags.driver !== 'process' && flags.driver !== 'docker') throw new Error(`--driver must be process or docker, got ${flags.driver}`)
 const driver = flags.driver
 const requests = Number(flags.requests)
@@ -68,12 +79,13 @@ const bar = new cliProgress.SingleBar({
   format: 'analysis |{bar}| {percentage}% | {value}/{total} requests | {stage}',
   hideCursor: true
 }, cliProgress.Presets.shades_classic)
-bar.start(SCHEMES.length * NS.length * requests, 0, { stage: 'starting' })
+const a1to4 = flags.only === undefined
+bar.start((a1to4 ? SCHEMES.length * NS.length * requests : 0) + A5_SCHEMES.length * 2 * cacheRequests, 0, { stage: 'starting' })
 
 const startedAt = Date.now()
 const schemes: SchemeRun[] = []
 try {
-  for (const scheme of SCHEMES) {
+  for (const scheme of a1to4 ? SCHEMES : []) {
     bar.update({ stage: `${scheme.name}: starting a balancer with 2 replicas` })
     const lb = await balancer(scheme.name, { ...scheme.env, LB_REPLICAS: '2' })
     const pool = new Pool(lb.url, { connections: concurrency })
@@ -99,22 +111,12 @@ try {
     }
   }
 
-  bar.update({ stage: 'A-3: every endpoint, then SIGKILL server-1' })
-  const lb = await balancer('a3', { LB_REPLICAS: '3' })
-  const pool = new Pool(lb.url, { connections: 2 })
-  const traffic = new Pool(lb.url, { connections: 8 })
-  let a3: AnalysisResults['a3']
-  try {
-    const endpoints = await exerciseEndpoints(pool)
-    const recovery = await recoverFromFailure(pool, traffic, lb.control, 'server-1')
-    a3 = { endpoints, recovery: { ...recovery, traffic: { statuses: Object.fromEntries(recovery.traffic.byStatus), failures: recovery.traffic.failures } } }
-  } finally {
-    await Promise.all([pool.close(), traffic.close()])
-    await lb.close()
-  }
+  const a3 = a1to4 ? await runA3() : undefined
+  const a5 = await runA5()
   bar.update({ stage: 'charts and report' })
 
-  const results: AnalysisResults = {
+  const earlier = a1to4 ? undefined : JSON.parse(await readFile(join(flags.out, 'results.json'), 'utf8')) as AnalysisResults
+  const results: AnalysisResults = earlier !== undefined ? { ...earlier, a5 } : {
     date: new Date().toISOString(),
     node: process.version,
     cpus: cpus().length,
@@ -124,8 +126,9 @@ try {
     concurrency,
     seconds: (Date.now() - startedAt) / 1000,
     schemes,
-    a3,
-    textbook: textbookFacts()
+    a3: a3 as AnalysisResults['a3'],
+    textbook: textbookFacts(),
+    a5
   }
   await mkdir(flags.out, { recursive: true })
   for (const scheme of schemes) {
@@ -136,9 +139,13 @@ try {
       return { N: r.N, mean: requests / r.N, min: Math.min(...loads), max: Math.max(...loads) }
     }), requests)))
   }
-  await writeFile(join(flags.out, 'a4-skew.svg'), await renderSvg(skewLines('A-4: max/mean load per scheme', schemes.flatMap(s => s.runs.map(r => ({
-    scheme: s.name, N: r.N, ratio: Math.max(...r.counts.map(c => c.requests)) / (requests / r.N)
-  }))))))
+  if (a1to4) {
+    await writeFile(join(flags.out, 'a4-skew.svg'), await renderSvg(skewLines('A-4: max/mean load per scheme', schemes.flatMap(s => s.runs.map(r => ({
+      scheme: s.name, N: r.N, ratio: Math.max(...r.counts.map(c => c.requests)) / (requests / r.N)
+    }))))))
+  }
+  await writeFile(join(flags.out, 'a5-hit-ratio.svg'), await renderSvg(phaseBars(`A-5: cache hit ratio, ${cacheRequests.toLocaleString('en')} requests`, phaseValues(a5, 'hitRatio'), 'hit ratio', '.1%')))
+  await writeFile(join(flags.out, 'a5-origin.svg'), await renderSvg(phaseBars(`A-5: requests reaching the origin, ${cacheKeys.toLocaleString('en')} keys`, phaseValues(a5, 'origin'), 'origin requests', ',')))
   await writeFile(join(flags.out, 'results.json'), JSON.stringify(results, null, 2) + '\n')
   await writeFile(join(flags.out, 'report.md'), reportMarkdown(results))
   bar.update({ stage: `done in ${((Date.now() - startedAt) / 1000).toFixed(0)} s` })
@@ -146,4 +153,29 @@ try {
   bar.stop()
   await rm(logs, { recursive: true, force: true })
 }
-console.log(`wrote ${flags.out}/report.md, results.json and ${schemes.length * 2 + 1} SVG charts`)
+console.log(`wrote ${flags.out}/report.md, results.json and ${a1to4 ? schemes.length * 2 + 3 : 2} SVG charts`)
+
+/** A-3: every endpoint once, then a replica SIGKILLed under traffic. */
+async function runA3 (): Promise<AnalysisResults['a3']> {
+  bar.update({ stage: 'A-3: every endpoint, then SIGKILL server-1' })
+  const lb = await balancer('a3', { LB_REPLICAS: '3' })
+  const pool = new Pool(lb.url, { connections: 2 })
+  const traffic = new Pool(lb.url, { connections: 8 })
+  try {
+    const endpoints = await exerciseEndpoints(pool)
+    const recovery = await recoverFromFailure(pool, traffic, lb.control, 'server-1')
+    return { endpoints, recovery: { ...recovery, traffic: { statuses: Object.fromEntries(recovery.traffic.byStatus), failures: recovery.traffic.failures } } }
+  } finally {
+    await Promise.all([pool.close(), traffic.close()])
+    await lb.close()
+  }
+}
+
+/** A-5: the Varnish cache farm under each scheme (process replicas whatever --driver says: the caches are commands). */
+async function runA5 (): Promise<CacheFarmResults> {
+  bar.update({ stage: `A-5: Varnish cache farm, ${A5_SCHEMES.join(', ')}` })
+  const started = Date.now()
+  const options = { requests: cacheRequests, keys: cacheKeys, skew: 1, seed: 5, concurrency: 16 }
+  const runs = await cacheFarm({ ...options, schemes: A5_SCHEMES, logDir: logs, onRequest: () => { bar.increment() } })
+  return { ...options, seconds: (Date.now() - started) / 1000, runs }
+}

@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util'
 import { type ChaosOptions, failures, runChaos } from './chaos/run.js'
+import { runSwarmChaos } from './chaos/swarm-run.js'
 
 /*
  * `npm run chaos [-- --duration 20 --connections 50 --kills 4 --interval 4 --driver process|docker]`:
  * load on /home while replicas are killed; exits 1 if any request failed or
  * the replica count was not back to target in time.
+ * `--driver swarm [--image ringlb:latest]`: on a two-node swarm built on this
+ * machine (root; see scripts/lib/swarm-cluster.ts), a task on node 2 killed,
+ * then node 2's engine stopped, under load; prints the timings.
  */
 const { values } = parseArgs({
   options: {
@@ -16,12 +20,14 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '3' },
     port: { type: 'string', default: '0' },
     'recover-ms': { type: 'string', default: '5000' },
+    image: { type: 'string', default: 'ringlb:latest' },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
 
 if (values.help) {
   console.log('usage: npm run chaos -- [--driver process|docker] [--duration s] [--connections n] [--kills n] [--interval s] [--replicas n] [--port p] [--recover-ms ms]')
+  console.log('       npm run chaos -- --driver swarm [--image ringlb:latest] [--duration s] [--connections n] [--replicas n]')
   process.exit(0)
 }
 
@@ -34,8 +40,23 @@ function positive (name: string, text: string | undefined, integer = true): numb
   return n
 }
 
+if (values.driver === 'swarm') {
+  const duration = positive('duration', values.duration)
+  if (duration < 20) {
+    console.error('chaos --driver swarm: --duration must be at least 20 s (a kill, then a node lost)')
+    process.exit(2)
+  }
+  const ok = await runSwarmChaos({
+    image: values.image as string,
+    replicas: positive('replicas', values.replicas),
+    connections: positive('connections', values.connections),
+    duration,
+    log: line => { console.log(line) }
+  })
+  process.exit(ok ? 0 : 1)
+}
 if (values.driver !== 'process' && values.driver !== 'docker') {
-  console.error(`chaos: --driver must be process or docker, got '${values.driver}'`)
+  console.error(`chaos: --driver must be process, docker or swarm, got '${values.driver}'`)
   process.exit(2)
 }
 

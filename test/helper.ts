@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import ringlb, { type AppOptions, options } from '../app.js'
+import ringlb, { type AppOptions, serverOptions } from '../app.js'
+import { loadConfig } from '../lib/config.js'
 
 /** Settings for tests: fast heartbeats, quiet logs, and whatever the test overrides. */
 export function testEnv (overrides: Record<string, string> = {}): Record<string, string> {
@@ -18,11 +19,16 @@ export function testEnv (overrides: Record<string, string> = {}): Record<string,
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
-/** Builds the balancer (real replica processes unless a driver is given), ready, closed when the test ends. */
+/**
+ * Builds the balancer (real replica processes unless a driver is given),
+ * ready, closed when the test ends; serving TLS when `env` sets LB_TLS_CERT
+ * and LB_TLS_KEY, as server.ts does.
+ */
 export async function build (t: Teardown, env: Record<string, string> = {}, extra: Omit<AppOptions, 'env'> = {}): Promise<FastifyInstance> {
-  const app = Fastify(options)
+  const config = loadConfig(testEnv(env))
+  const app = Fastify(serverOptions(config))
   // fp() lifts the app's decorators (ring, replicas, config) to the instance tests hold
-  await app.register(fp(ringlb), { env: testEnv(env), ...extra })
+  await app.register(fp(ringlb), { config, ...extra })
   t.teardown(async () => await app.close())
   await app.ready()
   return app

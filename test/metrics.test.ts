@@ -159,3 +159,11 @@ t.test('/ring draws the key space and /stats shares match it, for every scheme',
     if (balancer !== app) await balancer.close()
   }
 })
+
+t.test('/ring carries the ring\'s digest, and /metrics the same one as ringlb_ring_digest_info', async t => {
+  const ring = (await app.inject('/ring')).json()
+  t.match(ring.digest, /^[0-9a-f]{16}$/)
+  const families = await scrape(t, app)
+  const info = families.get('ringlb_ring_digest_info') as unknown as { metrics: Array<{ labels: Record<string, string>, value: string }> }
+  t.same(info.metrics.map(m => [m.labels.digest, Number(m.value)]), [[ring.digest, 1]])
+})

@@ -200,3 +200,32 @@ for (const scheme of ['maglev', 'ring', 'assignment']) {
     }
   })
 }
+
+t.test('GET /map_request?key= names the owner of any text key, as the proxy hashes it', async t => {
+  const app = await build(t)
+  const { hashText } = await import('../lib/rings/hash.js')
+  const byText = (await app.inject('/map_request?key=user-42')).json()
+  const owner = app.ring.lookup(hashText('user-42'))
+  t.same(byText, { key: 'user-42', mapped_server: owner?.id, hostname: owner?.hostname })
+  const integer = (await app.inject('/map_request?key=123456')).json()
+  const byId = (await app.inject('/map_request?id=123456')).json()
+  t.same(integer, { key: '123456', mapped_server: byId.mapped_server, hostname: byId.hostname }, 'an integer key is the id itself')
+  for (const query of ['', '?id=1&key=a']) {
+    const res = await app.inject(`/map_request${query}`)
+    t.equal(res.statusCode, 400, query)
+    t.same(res.json(), { message: '<Error> give either id (an integer) or key (any text)', status: 'failure' })
+  }
+})
+
+t.test('LB_HASH=round-robin: requests go to each replica in turn, and /map_request is a 409', async t => {
+  const app = await build(t, { LB_HASH: 'round-robin' })
+  const reached: string[] = []
+  for (let i = 0; i < 6; i++) reached.push(String((await app.inject('/home?id=7')).headers['x-ringlb-replica']))
+  t.same([...reached].sort(), ['server-0', 'server-0', 'server-1', 'server-1', 'server-2', 'server-2'], 'the same id, spread over all three in turn')
+  t.not(reached[0], reached[1])
+  for (const query of ['?id=7', '?key=abc']) {
+    const res = await app.inject(`/map_request${query}`)
+    t.equal(res.statusCode, 409)
+    t.same(res.json(), { message: '<Error> LB_HASH=round-robin sends each request to the next replica in turn: no replica owns an id', status: 'failure' })
+  }
+})

@@ -12,7 +12,8 @@ import type { WorkerReport } from '../metrics/counts.js'
 /** One change to the ring, numbered in the order the primary made it. */
 export type RingChange =
   | { seq: number, op: 'add', member: ReplicaHandle }
-  | { seq: number, op: 'remove', hostname: string }
+  /** `failed`: it left because it failed, so requests waiting on it are cut, not awaited */
+  | { seq: number, op: 'remove', hostname: string, failed?: boolean }
 
 /** A route of the balancer's own: a worker relays it to the primary. */
 export interface OwnRoute {

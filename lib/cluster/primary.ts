@@ -16,7 +16,7 @@ export interface WorkersOptions {
 
 /** The replica set as the primary has it: its ring's changes, in order, and where a worker's failed request is reported. */
 interface ReplicaSet {
-  on: (event: 'join' | 'leave', listener: (replica: ReplicaHandle) => void) => unknown
+  on: (event: 'join' | 'leave', listener: (replica: ReplicaHandle & { readonly state: string }) => void) => unknown
   reportFailure: (hostname: string) => void
 }
 
@@ -60,7 +60,7 @@ export class Workers {
   follow (replicas: ReplicaSet): void {
     this.replicas = replicas
     replicas.on('join', (replica) => { this.publish({ op: 'add', member: { id: replica.id, hostname: replica.hostname, url: replica.url } }) })
-    replicas.on('leave', (replica) => { this.publish({ op: 'remove', hostname: replica.hostname }) })
+    replicas.on('leave', (replica) => { this.publish({ op: 'remove', hostname: replica.hostname, failed: replica.state === 'failed' }) })
   }
 
   /** Whether a worker may still have a request in flight to a replica that left the ring. */
@@ -147,7 +147,7 @@ export class Workers {
     await listening
   }
 
-  private publish (change: { op: 'add', member: ReplicaHandle } | { op: 'remove', hostname: string }): void {
+  private publish (change: { op: 'add', member: ReplicaHandle } | { op: 'remove', hostname: string, failed: boolean }): void {
     const numbered = { ...change, seq: this.changes.length + 1 } as RingChange
     this.changes.push(numbered)
     if (numbered.op === 'remove') this.draining.set(numbered.hostname, { seq: numbered.seq, workers: new Set([...this.live].map(w => w.id)) })

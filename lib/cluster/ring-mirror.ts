@@ -11,7 +11,7 @@ import type { Ring } from '../rings/index.js'
  * not answer and for the end of a removed replica's last requests here (the
  * primary's /rm waits for that from every worker before it stops the replica).
  */
-export class RingMirror extends EventEmitter<{ leave: [ReplicaHandle] }> {
+export class RingMirror extends EventEmitter<{ leave: [ReplicaHandle], fail: [ReplicaHandle], join: [ReplicaHandle] }> {
   readonly load = new InFlight(hostname => { this.idle(hostname) })
   /** removed replicas that still have requests in flight here, with the change that removed them */
   private readonly draining = new Map<string, number>()
@@ -44,8 +44,10 @@ export class RingMirror extends EventEmitter<{ leave: [ReplicaHandle] }> {
   /** Applies the primary's next change, as the primary applied it to its own ring. */
   apply (change: RingChange): void {
     const removed = this.step(change)
+    if (change.op === 'add') this.emit('join', change.member)
     if (removed === undefined) return
     this.emit('leave', removed)
+    if (change.op === 'remove' && change.failed === true) this.emit('fail', removed)
     this.draining.set(removed.hostname, change.seq)
     if (this.load.get(removed.hostname) === 0) this.idle(removed.hostname)
   }

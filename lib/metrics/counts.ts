@@ -15,6 +15,14 @@ export interface ReplicaCounts {
   retries: number
   respawns: number
   heartbeatFailures: number
+  /** tunnels (upgraded connections) opened to this replica, and closed again */
+  tunnelsOpened: number
+  tunnelsClosed: number
+  /** of those closed, the ones the balancer closed because their key had moved to another replica */
+  tunnelsMoved: number
+  /** bytes passed through its tunnels, each way */
+  tunnelBytesToReplica: number
+  tunnelBytesToClient: number
 }
 
 /** What a cluster worker has counted, for the primary's /stats and /metrics. */
@@ -27,7 +35,18 @@ export interface WorkerReport {
   metrics: Array<MetricObjectWithValues<MetricValue<string>>>
 }
 
-export const zero = (): ReplicaCounts => ({ requests: 0, errors: 0, retries: 0, respawns: 0, heartbeatFailures: 0 })
+export const zero = (): ReplicaCounts => ({
+  requests: 0,
+  errors: 0,
+  retries: 0,
+  respawns: 0,
+  heartbeatFailures: 0,
+  tunnelsOpened: 0,
+  tunnelsClosed: 0,
+  tunnelsMoved: 0,
+  tunnelBytesToReplica: 0,
+  tunnelBytesToClient: 0
+})
 
 function add (into: ReplicaCounts, c: ReplicaCounts): void {
   for (const field of Object.keys(into) as Array<keyof ReplicaCounts>) into[field] += c[field]

@@ -10,6 +10,8 @@ export interface MetricsSources {
   ringSize: () => number
   /** each ring member's fraction of the key space */
   shares: () => Map<string, number>
+  /** the ring's digest (../rings/digest.ts) */
+  digest: () => string
   /** a clustered balancer's workers, which count the requests they proxy: asked when the counts are read */
   workers?: () => Promise<WorkerReport[]>
 }
@@ -63,6 +65,31 @@ export class BalancerMetrics {
     perReplica('ringlb_proxy_retries_total', 'Requests retried on the next replica because this one did not answer', 'retries')
     perReplica('ringlb_replica_respawns_total', 'Times a failed replica was replaced under the same hostname', 'respawns')
     perReplica('ringlb_heartbeat_failures_total', 'Heartbeats a replica failed to answer in time', 'heartbeatFailures')
+    perReplica('ringlb_tunnels_total', 'Tunnels (upgraded connections: WebSocket) opened to each replica', 'tunnelsOpened')
+    perReplica('ringlb_tunnels_moved_total', 'Tunnels the balancer closed because a ring change moved their key to another replica', 'tunnelsMoved')
+    const tunnelsOpen: Gauge<'replica'> = new Gauge({
+      name: 'ringlb_tunnels_open',
+      help: 'Tunnels open now, by replica',
+      labelNames: ['replica'],
+      registers: [this.registry],
+      collect () {
+        tunnelsOpen.reset()
+        for (const [replica, c] of counts) tunnelsOpen.set({ replica }, c.tunnelsOpened - c.tunnelsClosed)
+      }
+    })
+    const tunnelBytes: Counter<'replica' | 'direction'> = new Counter({
+      name: 'ringlb_tunnel_bytes_total',
+      help: 'Bytes passed through tunnels, by replica and direction (to_replica, to_client)',
+      labelNames: ['replica', 'direction'],
+      registers: [this.registry],
+      collect () {
+        tunnelBytes.reset()
+        for (const [replica, c] of counts) {
+          tunnelBytes.inc({ replica, direction: 'to_replica' }, c.tunnelBytesToReplica)
+          tunnelBytes.inc({ replica, direction: 'to_client' }, c.tunnelBytesToClient)
+        }
+      }
+    })
 
     this.latency = new Histogram({
       name: 'ringlb_proxy_duration_seconds',
@@ -88,6 +115,16 @@ export class BalancerMetrics {
       collect () {
         share.reset()
         for (const [replica, fraction] of sources.shares()) share.set({ replica }, fraction)
+      }
+    })
+    const digest: Gauge<'digest'> = new Gauge({
+      name: 'ringlb_ring_digest_info',
+      help: 'Always 1; its digest label fingerprints how the ring routes: equal on two balancers exactly when they route every key alike',
+      labelNames: ['digest'],
+      registers: [this.registry],
+      collect () {
+        digest.reset()
+        digest.set({ digest: sources.digest() }, 1)
       }
     })
     const byState: Gauge<'state'> = new Gauge({
@@ -147,6 +184,20 @@ export class BalancerMetrics {
 
   respawned (hostname: string): void {
     this.countsFor(hostname).respawns++
+  }
+
+  /** A tunnel to this replica opened; the counts it keeps while open, to add bytes to as they pass. */
+  tunnelOpened (hostname: string): ReplicaCounts {
+    const c = this.countsFor(hostname)
+    c.tunnelsOpened++
+    return c
+  }
+
+  /** A tunnel to this replica closed; `moved` when the balancer closed it because its key moved. */
+  tunnelClosed (hostname: string, moved: boolean): void {
+    const c = this.countsFor(hostname)
+    c.tunnelsClosed++
+    if (moved) c.tunnelsMoved++
   }
 
   missedHeartbeat (hostname: string): void {

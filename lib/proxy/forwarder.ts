@@ -1,12 +1,14 @@
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
+import { trimOws } from './headers.js'
 
 /*
  * The undici transport: sends one request to a replica and writes the answer
  * straight into the client's response, chunk by chunk as it arrives, with
  * undici's flow control (pause while the client's socket is full). It carries
- * what the fast path leaves to Fastify (bodies, other methods, upgrades' kin),
- * and the cluster's relay. It has no stream objects in between, where
+ * every request the fast path leaves to Fastify (a body, another method,
+ * anything unusual), and a cluster worker's relay of the balancer's own
+ * routes to the primary. It has no stream objects in between, where
  * @fastify/reply-from (undici's `request`, a Readable body handed to Fastify's
  * send) costs about 40 µs more CPU per request, and undici's `stream` about 10
  * (npm run bench:proxy).
@@ -54,15 +56,24 @@ export class ClientGone extends Error {
   }
 }
 
+/** Why the framing of an answer cannot be trusted, or undefined: undici reads a Transfer-Encoding other than `chunked` as a body until the connection closes, which nginx passes on and HAProxy refuses. */
+function framingFault (headers: Headers): string | undefined {
+  const coding = headers['transfer-encoding']
+  if (coding === undefined) return undefined
+  return typeof coding === 'string' && trimOws(coding).toLowerCase() === 'chunked' && !coding.endsWith('\t') ? undefined : `unsupported Transfer-Encoding: ${String(coding)}`
+}
+
 /** One exchange with a replica, as an undici dispatch handler writing into the client's response. */
 class AnswerWriter implements Dispatcher.DispatchHandler {
   private answered = false
   private statusCode = 0
   private over = false
+  /** the answer has no body (204, 304, a HEAD's): it ended with its head, whatever the replica sends after */
+  private bodiless = false
   /** set while the client's socket is full: it must drain within the timeout */
   private stall: NodeJS.Timeout | undefined
 
-  constructor (private readonly response: ServerResponse, private readonly handlers: ForwardHandlers, private readonly timeoutMs: number) {}
+  constructor (private readonly response: ServerResponse, private readonly handlers: ForwardHandlers, private readonly timeoutMs: number, private readonly method: string) {}
 
   onRequestStart (controller: Dispatcher.DispatchController): void {
     const response = this.response
@@ -75,10 +86,23 @@ class AnswerWriter implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Headers): void {
-    // may throw (a header Node will not write): undici then ends the exchange with that error, unanswered
+    // an interim answer: a 103's preload links go on as Early Hints, the final answer follows
+    if (statusCode < 200) {
+      if (statusCode === 103 && headers.link !== undefined) this.response.writeEarlyHints({ link: headers.link })
+      return
+    }
+    const fault = framingFault(headers)
+    // a throw here (or a header Node will not write) makes undici end the exchange with that error, unanswered: a 502
+    if (fault !== undefined) throw new Error(fault)
     this.handlers.onResponse(statusCode, headers)
     this.answered = true
     this.statusCode = statusCode
+    if (statusCode === 204 || statusCode === 304 || this.method === 'HEAD') {
+      // body bytes a replica sends anyway never reach the client, and undici does not reuse that connection
+      this.bodiless = true
+      this.onResponseEnd()
+      return
+    }
     this.response.on('drain', () => {
       clearTimeout(this.stall)
       this.stall = undefined
@@ -87,18 +111,21 @@ class AnswerWriter implements Dispatcher.DispatchHandler {
   }
 
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.response.write(chunk)) return
+    if (this.bodiless || this.response.write(chunk)) return
     controller.pause()
     if (this.timeoutMs > 0) this.stall ??= setTimeout(() => { this.response.destroy() }, this.timeoutMs)
   }
 
   onResponseEnd (): void {
+    if (this.over) return
     this.finish()
     this.response.end()
     this.handlers.onEnd?.(this.statusCode)
   }
 
   onResponseError (_controller: Dispatcher.DispatchController, error: Error): void {
+    // a bodiless answer was whole with its head: what undici found wrong after it is the replica connection's end only
+    if (this.bodiless) return
     this.finish()
     // an answer already begun cannot be completed: the client's connection closes
     if (this.answered && !this.response.destroyed) this.response.destroy()
@@ -131,5 +158,5 @@ export function forward (dispatcher: Dispatcher, upstream: ForwardedRequest, res
     body: upstream.body,
     headersTimeout: upstream.timeoutMs,
     bodyTimeout: upstream.timeoutMs
-  }, new AnswerWriter(response, handlers, upstream.timeoutMs))
+  }, new AnswerWriter(response, handlers, upstream.timeoutMs, upstream.method))
 }

@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
+import type { Socket } from 'node:net'
 
 /*
  * The header rules of a proxied request, for both transports: which headers
@@ -18,14 +20,32 @@ export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection
  */
 const BALANCER_WRITES = new Set(['host', 'x-forwarded-host', 'x-forwarded-proto'])
 
-/** The scheme clients reach the balancer by, as X-Forwarded-Proto says it. */
-export const FORWARDED_PROTO = 'http'
+/** `Host` as RFC 9110 §7.2 has it: a uri-host (reg-name or bracketed IP literal) and an optional port; no userinfo, spaces or other bytes */
+export const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{0,5})?$/
+
+/**
+ * A header value without its optional whitespace, which is SP and HTAB only
+ * (RFC 9110 §5.6.3): String.prototype.trim() would also strip NBSP and other
+ * bytes a strict reader takes as part of the value (`Content-Length: 0<NBSP>`).
+ */
+export function trimOws (value: string): string {
+  let start = 0
+  let end = value.length
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--
+  return start === 0 && end === value.length ? value : value.slice(start, end)
+}
+
+/** The scheme a client reached the balancer by, as X-Forwarded-Proto says it: https over TLS (LB_TLS_CERT). */
+export function forwardedProto (socket: Socket | null): 'http' | 'https' {
+  return (socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http'
+}
 
 /** The options a `Connection` header lists, lower-cased, empty ones dropped. */
 export function connectionOptions (value: string): string[] {
   const options: string[] = []
   for (const token of value.toLowerCase().split(',')) {
-    const option = token.trim()
+    const option = trimOws(token)
     if (option !== '') options.push(option)
   }
   return options
@@ -63,20 +83,36 @@ function listedInConnection (headers: Headers): Set<string> | undefined {
  * `content-length` is recomputed from the body as read, and an `expect:
  * 100-continue` was already answered to the client.
  */
-export function upstreamHeaders (request: IncomingMessage): Record<string, string | string[]> {
+export function upstreamHeaders (request: IncomingMessage | Http2ServerRequest): Record<string, string | string[]> {
   const incoming: IncomingHttpHeaders = request.headers
   const listed = listedInConnection(incoming)
   const out: Record<string, string | string[]> = {}
   for (const name in incoming) {
     const value = incoming[name]
-    if (value === undefined || balancerWrites(name) || name === 'content-length' || name === 'expect' || listed?.has(name) === true) continue
+    // an HTTP/2 request's pseudo-headers (:method, :path, :authority, :scheme) are not HTTP/1.1 headers
+    if (value === undefined || name.charCodeAt(0) === 58 || balancerWrites(name) || name === 'content-length' || name === 'expect' || listed?.has(name) === true) continue
     out[name] = value
   }
   const prior = incoming['x-forwarded-for']
   const forwarded = forwardedFor(prior === undefined ? undefined : String(prior), request.socket.remoteAddress)
   if (forwarded !== undefined) out['x-forwarded-for'] = forwarded
-  if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host
-  out['x-forwarded-proto'] = FORWARDED_PROTO
+  // HTTP/2 names the host in :authority (RFC 9113 §8.3.1)
+  const host = incoming.host ?? incoming[':authority']
+  if (host !== undefined) out['x-forwarded-host'] = host
+  out['x-forwarded-proto'] = forwardedProto(request.socket)
+  return out
+}
+
+/**
+ * The headers of an upgrade request to a replica: those of any request, and
+ * the two that ask for the upgrade, which are hop-by-hop but must reach the
+ * replica for this one exchange (RFC 9110 §7.8), as nginx's documented
+ * WebSocket recipe passes them.
+ */
+export function upgradeHeaders (request: IncomingMessage): Record<string, string | string[]> {
+  const out = upstreamHeaders(request)
+  out.connection = 'upgrade'
+  out.upgrade = request.headers.upgrade ?? ''
   return out
 }
 
@@ -90,3 +126,33 @@ export function downstreamHeaders (headers: Headers): OutgoingHttpHeaders {
   }
   return out
 }
+
+/** What the undici path forwards of a request Node's parser took: the target in origin-form, or why it is refused (400). */
+export type TargetCheck = { path: string } | { refused: string }
+
+/**
+ * The checks a request Node's parser took must still pass to be proxied
+ * (docs/http-strictness.md), as nginx and HAProxy make them: HTTP/1.1 or 1.0;
+ * exactly one Host of uri-host syntax (none only on HTTP/1.0); an origin-form
+ * target, or an absolute-form one naming the Host's own authority, rewritten
+ * to origin-form (the replica never sees another authority).
+ */
+export function checkTarget (request: Pick<IncomingMessage, 'url' | 'httpVersion' | 'rawHeaders'>): TargetCheck {
+  const { httpVersion, rawHeaders } = request
+  if (httpVersion !== '1.1' && httpVersion !== '1.0') return { refused: `HTTP/${httpVersion} is not served: HTTP/1.1 or HTTP/1.0 only` }
+  let host: string | undefined
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length !== 4 || rawHeaders[i].toLowerCase() !== 'host') continue
+    if (host !== undefined) return { refused: 'more than one Host header' }
+    host = rawHeaders[i + 1]
+  }
+  if (host === undefined ? httpVersion === '1.1' : !HOST_VALUE.test(host)) return { refused: host === undefined ? 'no Host header' : `malformed Host header: ${JSON.stringify(host.slice(0, 80))}` }
+  const url = request.url ?? ''
+  if (url.startsWith('/')) return { path: url }
+  const absolute = /^https?:\/\/([^/?#]*)(.*)$/i.exec(url)
+  if (absolute === null) return { refused: `the request target must be a path (origin-form) or an absolute URL: ${JSON.stringify(url.slice(0, 80))}` }
+  const [, authority, rest] = absolute
+  if (!HOST_VALUE.test(authority) || (host !== undefined && authority.toLowerCase() !== host.toLowerCase())) return { refused: `the absolute target's authority ${JSON.stringify(authority.slice(0, 80))} is not the Host header's` }
+  return { path: rest.startsWith('/') ? rest : `/${rest}` }
+}
+

@@ -3,7 +3,8 @@ import { badAnswerMessage, noAnswerMessage } from '../errors.js'
 import { pickBounded } from '../rings/bounded-load.js'
 import type { Member, Ring } from '../rings/index.js'
 import type { InFlight } from './in-flight.js'
-import { type KeySource, requestKey } from './request-key.js'
+import { type HashKeySource, keyHeaders } from './key-sources.js'
+import { DEFAULT_SOURCES, type KeyInputs, requestKey } from './request-key.js'
 
 /*
  * The one place a proxied request's fate is decided, whichever transport
@@ -25,14 +26,23 @@ export interface ProxyTarget extends Member {
 /**
  * What the proxy needs of the replica set: the ring it routes on, the requests
  * in flight, where to report a replica that did not answer, and word of a
- * replica leaving (its connections go). The replica manager is one; a cluster
+ * replica leaving (its connections go, at once when it failed) or joining. The replica manager is one; a cluster
  * worker's copy of the primary's ring is the other (../cluster/ring-mirror.ts).
  */
 export interface Backends<R extends ProxyTarget> {
   readonly ring: Ring<R>
   readonly load: InFlight
   reportFailure: (hostname: string) => void
-  on: (event: 'leave', listener: (replica: R) => void) => unknown
+  /**
+   * `leave`: out of the ring, its requests may finish; `fail` (after its `leave`): it failed, and its requests will not;
+   * `join`: into the ring (the keys that moved follow: tunnels)
+   */
+  on: (event: 'leave' | 'fail' | 'join', listener: (replica: R) => void) => unknown
+}
+
+/** The error requests still waiting on a failed replica end with: a reset connection, so an idempotent one is retried. */
+export function replicaFailed (): Error {
+  return Object.assign(new Error('the replica failed while the request waited for its answer'), { code: 'ECONNRESET' })
 }
 
 /** What the lifecycle counts, per replica hostname. */
@@ -50,6 +60,8 @@ export interface LifecycleOptions<R extends ProxyTarget> {
   /** a replica that did not answer, for the health checker to probe now */
   reportFailure: (hostname: string) => void
   counts: ProxyCounts
+  /** where a request's key comes from (LB_HASH_KEY); the default when not given */
+  hashKey?: readonly HashKeySource[]
 }
 
 /** The answer the client gets when there is no replica at all (503). */
@@ -67,7 +79,17 @@ export interface ErrorAnswer {
 }
 
 export class Lifecycle<R extends ProxyTarget> {
-  constructor (readonly options: LifecycleOptions<R>) {}
+  readonly hashKey: readonly HashKeySource[]
+  /** the headers a transport that parses heads itself must read for the key */
+  readonly keyHeaders: ReadonlySet<string>
+  /** the query parameters the key may come from: a transport need parse a query only when it names one */
+  readonly keyParameters: readonly string[]
+
+  constructor (readonly options: LifecycleOptions<R>) {
+    this.hashKey = options.hashKey ?? DEFAULT_SOURCES
+    this.keyHeaders = keyHeaders(this.hashKey)
+    this.keyParameters = this.hashKey.flatMap(source => source.kind === 'query' ? [source.name] : [])
+  }
 
   /** The replica a request with this key goes to now, bounded loads included; undefined when the ring is empty. */
   pick (key: number): R | undefined {
@@ -81,8 +103,8 @@ export class Lifecycle<R extends ProxyTarget> {
   }
 
   /** A request arrives: its first attempt, counted in flight; undefined when there is no replica (answer 503, NO_REPLICAS). */
-  begin (source: KeySource, method: string): ProxiedRequest<R> | undefined {
-    const key = requestKey(source)
+  begin (source: KeyInputs, method: string): ProxiedRequest<R> | undefined {
+    const key = requestKey(source, this.hashKey)
     const replica = this.pick(key)
     return replica === undefined ? undefined : new ProxiedRequest(this, key, IDEMPOTENT.has(method), replica)
   }
@@ -143,6 +165,20 @@ export class ProxiedRequest<R extends ProxyTarget> {
     this.end()
     this.options.counts.broken(this.replica.hostname)
     this.options.reportFailure(this.replica.hostname)
+  }
+
+  /**
+   * The replica switched protocols (101): counted as answered, with the
+   * handshake's time, and still in flight while the tunnel lasts, so that a
+   * drain waits for it and bounded loads see it.
+   */
+  upgraded (): void {
+    this.options.counts.answered(this.replica.hostname, 101, this.seconds())
+  }
+
+  /** The upgraded connection's tunnel closed: it is no longer in flight. */
+  tunnelClosed (): void {
+    this.end()
   }
 
   /** The client left before its answer was whole: it is owed nothing, and nothing is counted. */

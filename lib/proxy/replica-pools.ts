@@ -1,4 +1,5 @@
 import { Dispatcher, Pool } from 'undici'
+import { replicaFailed } from './lifecycle.js'
 
 /**
  * An undici dispatcher with one connection pool per replica origin, owned here
@@ -40,6 +41,19 @@ export class ReplicaPools extends Dispatcher {
     if (pool === undefined) return
     this.pools.delete(origin)
     await pool.close()
+  }
+
+  /**
+   * Destroys an origin's pool at once: its replica failed, and requests still
+   * waiting on it fail now, so an idempotent one is retried on the next replica
+   * instead of waiting out the proxy timeout (Envoy's
+   * close_connections_on_host_health_failure).
+   */
+  async abandon (origin: string): Promise<void> {
+    const pool = this.pools.get(origin)
+    if (pool === undefined) return
+    this.pools.delete(origin)
+    await pool.destroy(replicaFailed())
   }
 
   async close (): Promise<void> {

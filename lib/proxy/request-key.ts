@@ -1,4 +1,5 @@
 import { hashText } from '../rings/hash.js'
+import { DEFAULT_HASH_KEY, type HashKeySource, cookieValue, parseHashKey } from './key-sources.js'
 
 const INTEGER = /^-?\d{1,16}$/
 
@@ -14,10 +15,27 @@ export function randomId (): number {
   return 100000 + Math.floor(Math.random() * 900000)
 }
 
-export interface KeySource {
-  query: unknown
-  headers: Record<string, string | string[] | undefined>
+/** A source's value as a key: an integer is itself (so `?id=42` and `?key=42` agree), any other text its hash (so UUIDs and names stick too). */
+export function keyOfText (text: string): number {
+  return parseIntegerId(text) ?? hashText(text)
 }
+
+/**
+ * What a transport knows of a request that its key may come from. A Fastify
+ * request is one as it is; the fast path builds one from the head it parsed.
+ */
+export interface KeyInputs {
+  /** the query string's parameters, parsed (undefined when there is none to read) */
+  query: unknown
+  /** header values by lower-case name: at least those the key's sources name (and `cookie` for a cookie source) */
+  headers: Record<string, string | string[] | undefined>
+  /** the request target as sent: path and query */
+  url: string
+  /** the client's address */
+  ip: string | undefined
+}
+
+export const DEFAULT_SOURCES: readonly HashKeySource[] = parseHashKey(DEFAULT_HASH_KEY)
 
 function first (value: unknown): string | undefined {
   if (typeof value === 'string') return value
@@ -25,20 +43,35 @@ function first (value: unknown): string | undefined {
   return undefined
 }
 
-/**
- * The key a request is hashed by, first found wins: the `id` query parameter
- * when it is an integer, the `x-request-id` header (an integer as itself, any
- * other text by its hash, so UUID request ids stick too), else a random 6-digit
- * id. The one place to add other keys (a cookie, the client address).
- */
-export function requestKey (request: KeySource): number {
-  const query = request.query as Record<string, unknown> | undefined
-  const id = first(query?.id)
-  if (id !== undefined) {
-    const n = parseIntegerId(id)
-    if (n !== undefined) return n
+function sourceText (source: HashKeySource, request: KeyInputs): string | undefined {
+  switch (source.kind) {
+    case 'query': return first((request.query as Record<string, unknown> | undefined)?.[source.name])
+    case 'header': return first(request.headers[source.name])
+    case 'cookie': {
+      const cookies = first(request.headers.cookie)
+      return cookies === undefined ? undefined : cookieValue(cookies, source.name)
+    }
+    case 'path': {
+      const q = request.url.indexOf('?')
+      return q === -1 ? request.url : request.url.slice(0, q)
+    }
+    case 'ip': return request.ip
+    case 'random': return undefined
   }
-  const header = first(request.headers['x-request-id'])
-  if (header !== undefined && header !== '') return parseIntegerId(header) ?? hashText(header)
+}
+
+/**
+ * The key a request is hashed by (LB_HASH_KEY): the first source with a
+ * non-empty value, as an integer or the hash of its text; a random 6-digit id
+ * when none has one (or at `random`), as Envoy and HAProxy fall back to an
+ * unhashed pick. The default, `query:id,header:x-request-id,random`, is the
+ * contract's `?id=` first, then X-Request-Id.
+ */
+export function requestKey (request: KeyInputs, sources: readonly HashKeySource[] = DEFAULT_SOURCES): number {
+  for (const source of sources) {
+    if (source.kind === 'random') break
+    const text = sourceText(source, request)
+    if (text !== undefined && text !== '') return keyOfText(text)
+  }
   return randomId()
 }

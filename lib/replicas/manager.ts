@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fastq from 'fastq'
-import type { Driver, ReplicaHandle } from './drivers/driver.js'
-import { LbError, badRequest, conflict, notFound } from '../errors.js'
-import { heartbeat } from './heartbeat.js'
+import { type Driver, IdentityTaken, type ReplicaHandle, type ReplicaSpec } from './drivers/driver.js'
+import { LbError, badRequest, conflict, notFound, unavailable } from '../errors.js'
+import { EngineFollower } from './engine-follower.js'
+import { type HeartbeatStatus, heartbeatStatus } from './heartbeat.js'
 import { InFlight } from '../proxy/in-flight.js'
-import { generatedName, isValidHostname, lowestFreeIds } from './names.js'
+import { checkHostnames, generatedName, lowestFreeIds } from './names.js'
+import { newUpstreamOrigins } from './upstreams.js'
 import type { Ring } from '../rings/index.js'
 
 export type ReplicaState = 'starting' | 'healthy' | 'draining' | 'failed'
@@ -39,6 +41,8 @@ export interface ReplicaManagerOptions {
   heartbeatTimeoutMs: number
   /** heartbeats missed in a row before a replica is taken out */
   heartbeatMisses: number
+  /** the path a heartbeat asks (LB_HEALTH_PATH); any 2xx or 3xx is healthy */
+  healthPath?: string
   /** how long a new replica has to pass its first heartbeat */
   readyTimeoutMs: number
   /** how long /rm waits for in-flight requests before stopping a replica */
@@ -50,12 +54,16 @@ export interface ReplicaManagerOptions {
 /** A failure soon after a start counts as a crash loop, and backs off. */
 const CRASH_WINDOW_MS = 10_000
 const MAX_BACKOFF_MS = 30_000
+/** tries of an /add whose identities other balancers keep taking first */
+const IDENTITY_ATTEMPTS = 5
 
 export interface ReplicaManagerEvents {
   /** a replica entered the ring */
   join: [Replica]
   /** a replica left the ring (removed, or failed) */
   leave: [Replica, string]
+  /** a replica left the ring because it failed (after its 'leave'): requests waiting on it will get no answer */
+  fail: [Replica]
   /** a failed replica was replaced */
   respawn: [Replica]
   /** a heartbeat failed */
@@ -66,11 +74,15 @@ export interface ReplicaManagerEvents {
  * Owns the replica set: names and numeric ids, the driver that runs them, the
  * heartbeat, respawning, and the ring, kept in step with the healthy replicas.
  * Every change to the set (add, remove, respawn) runs one at a time, so the
- * ring and the set never disagree.
+ * ring and the set never disagree. With an external driver (static servers)
+ * nothing is started or replaced: a failed server stays known, out of the
+ * ring, and is probed until it answers again.
  */
 export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
   readonly load = new InFlight()
   private readonly replicas = new Map<string, Replica>()
+  /** replicas restarted by their engine (Swarm), followed back into the ring */
+  private readonly follower: EngineFollower<Replica>
   private readonly queue = fastq.promise(async (task: () => Promise<unknown>) => await task(), 1)
   private timer: NodeJS.Timeout | undefined
   private probing = false
@@ -78,6 +90,15 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   constructor (private readonly options: ReplicaManagerOptions) {
     super()
+    this.follower = new EngineFollower({
+      closed: () => this.closed,
+      get: hostname => this.replicas.get(hostname),
+      track: handle => this.track(handle),
+      join: replica => { this.join(replica) },
+      leave: (replica, reason, state) => { this.leave(replica, reason, state) },
+      forget: hostname => { this.replicas.delete(hostname) },
+      respawned: replica => { this.emit('respawn', replica) }
+    }, { alive: async replica => await this.alive(replica, options.heartbeatTimeoutMs), log: options.log })
     options.driver.onExit(({ hostname, reason }) => {
       const replica = this.replicas.get(hostname)
       if (replica !== undefined) this.fail(replica, reason)
@@ -86,6 +107,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   get ring (): Ring<ReplicaHandle> { return this.options.ring }
   get driver (): Driver { return this.options.driver }
+  private get external (): boolean { return this.options.driver.external === true }
 
   /** Every replica the balancer runs, whatever its state, by numeric id. */
   all (): Replica[] {
@@ -103,9 +125,12 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
       const adopted = (await this.options.driver.list()).sort((a, b) => a.id - b.id)
       for (const handle of adopted) {
         const replica = this.track(handle)
-        if (await heartbeat(replica.url, this.options.readyTimeoutMs)) {
+        if (await this.alive(replica, this.external ? this.options.heartbeatTimeoutMs : this.options.readyTimeoutMs)) {
           this.join(replica)
           this.options.log.info({ replica: replica.hostname, id: replica.id }, 'adopted running replica')
+        } else if (this.external) {
+          replica.state = 'failed'
+          this.options.log.warn({ replica: replica.hostname, url: replica.url }, 'server does not answer its health check; out of the ring until it does')
         } else {
           this.replicas.delete(replica.hostname)
           await this.options.driver.remove(replica.hostname)
@@ -113,24 +138,33 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
         }
       }
       const missing = this.options.target - this.replicas.size
-      if (missing > 0) await this.create(missing, [])
+      if (missing > 0 && !this.external) await this.create(missing, [], { topUp: true })
+    })
+    this.options.driver.watch?.({
+      running: handle => { this.follower.running(handle) },
+      removed: (hostname, reason) => { this.follower.removed(hostname, reason) }
     })
     this.timer = setInterval(() => { void this.probe() }, this.options.heartbeatMs)
     this.timer.unref()
   }
 
-  /** Starts `n` replicas (named ones first) and answers when all are in the ring. A failure starts none. */
-  async add (n: number, hostnames: string[] = []): Promise<Replica[]> {
+  /**
+   * Starts `n` replicas (named ones first) and answers when all are in the ring. A failure starts none.
+   * An external driver's servers are not started: `urls` gives their origins, one per server, and each must answer its health check.
+   */
+  async add (n: number, hostnames: string[] = [], urls?: unknown): Promise<Replica[]> {
     if (hostnames.length > n) throw badRequest('Length of hostname list is more than newly added instances')
-    this.checkNames(hostnames)
+    checkHostnames(hostnames)
+    if (!this.external && urls !== undefined) throw badRequest(`urls is only read with LB_DRIVER=static: this balancer runs its replicas itself (LB_DRIVER=${this.options.driver.name})`)
     return await this.serial(async () => {
+      const origins = this.external ? newUpstreamOrigins(urls, n, new Map(this.all().map(r => [r.url, r.hostname]))) : undefined
       for (const name of hostnames) {
         if (this.replicas.has(name)) throw conflict(`a replica named '${name}' already exists`)
       }
       if (this.replicas.size + n > this.options.maxReplicas) {
         throw badRequest(`adding ${n} replicas to ${this.replicas.size} would exceed LB_MAX_REPLICAS (${this.options.maxReplicas})`)
       }
-      return await this.create(n, hostnames)
+      return await this.create(n, hostnames, { urls: origins })
     })
   }
 
@@ -141,7 +175,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
    */
   async remove (n: number, hostnames: string[] = []): Promise<Replica[]> {
     if (hostnames.length > n) throw badRequest('Length of hostname list is more than removable instances')
-    this.checkNames(hostnames)
+    checkHostnames(hostnames)
     return await this.serial(async () => {
       for (const name of hostnames) {
         if (!this.replicas.has(name)) throw notFound(`'${name}' is not a replica of this balancer`)
@@ -151,6 +185,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
       const others = this.all().filter(r => !hostnames.includes(r.hostname)).reverse().slice(0, n - named.length)
       const victims = [...named, ...others]
       for (const replica of victims) this.leave(replica, 'removed by the admin API', 'draining')
+      await Promise.all(victims.map(async replica => { await this.options.driver.markDraining?.(replica.hostname).catch(() => {}) }))
       await Promise.all(victims.map(async replica => { await this.drain(replica) }))
       const results = await Promise.allSettled(victims.map(async replica => { await this.options.driver.remove(replica.hostname) }))
       const failures: string[] = []
@@ -173,7 +208,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
   reportFailure (hostname: string): void {
     const replica = this.replicas.get(hostname)
     if (replica?.state !== 'healthy') return
-    void heartbeat(replica.url, this.options.heartbeatTimeoutMs).then(ok => {
+    void this.alive(replica, this.options.heartbeatTimeoutMs).then(ok => {
       if (!ok) this.fail(replica, 'failed a proxied request and its heartbeat')
     })
   }
@@ -187,19 +222,16 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     await this.options.driver.close({ keepReplicas })
   }
 
-  private checkNames (hostnames: string[]): void {
-    const seen = new Set<string>()
-    for (const name of hostnames) {
-      if (typeof name !== 'string' || !isValidHostname(name)) {
-        throw badRequest(`'${String(name)}' is not a valid hostname: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`)
-      }
-      if (seen.has(name)) throw badRequest(`hostname '${name}' is given more than once`)
-      seen.add(name)
-    }
-  }
-
   private async serial<T> (task: () => Promise<T>): Promise<T> {
     return await (this.queue.push(task) as Promise<T>)
+  }
+
+  private async alive (replica: ReplicaHandle, timeoutMs: number): Promise<boolean> {
+    return await this.health(replica, timeoutMs) === 'ok'
+  }
+
+  private async health (replica: ReplicaHandle, timeoutMs: number): Promise<HeartbeatStatus> {
+    return await heartbeatStatus(replica.url, timeoutMs, this.options.healthPath)
   }
 
   private track (handle: ReplicaHandle): Replica {
@@ -218,44 +250,77 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   private leave (replica: Replica, reason: string, state: ReplicaState): void {
     replica.state = state
-    if (this.options.ring.remove(replica.hostname)) this.emit('leave', replica, reason)
+    if (!this.options.ring.remove(replica.hostname)) return
+    this.emit('leave', replica, reason)
+    if (state === 'failed') this.emit('fail', replica)
   }
 
-  /** Creates replicas for the given names plus generated ones; all pass a heartbeat, or none is kept. */
-  private async create (n: number, hostnames: string[]): Promise<Replica[]> {
-    const ids = lowestFreeIds([...this.replicas.values()].map(r => r.id), n)
-    const taken = new Set([...this.replicas.keys(), ...hostnames])
-    const specs = ids.map((id, i) => {
-      const hostname = hostnames[i] ?? generatedName(id, taken)
-      taken.add(hostname)
-      return { id, hostname }
-    })
-    const started = await Promise.allSettled(specs.map(async spec => await this.startOne(spec)))
-    const failed = started.flatMap((result, i) => result.status === 'rejected' ? [{ spec: specs[i], reason: result.reason as Error }] : [])
-    if (failed.length > 0) {
-      await Promise.allSettled(specs.map(async spec => {
+  /**
+   * Creates replicas for the given names plus generated ones (an external
+   * driver's at `urls`); all pass a heartbeat, or none is kept. When the
+   * engine gives an identity this balancer chose itself to another balancer
+   * first (services shared in a swarm), it chooses again past it. At start-up
+   * (`topUp`), an identity another balancer took counts as started, by that
+   * balancer, and the replicas this one did start are kept: balancers starting
+   * together share the target instead of each reaching it.
+   */
+  private async create (n: number, hostnames: string[], { urls, topUp = false }: { urls?: string[], topUp?: boolean } = {}): Promise<Replica[]> {
+    const takenIds = new Set<number>()
+    const takenNames = new Set<string>()
+    for (let attempt = 1; ; attempt++) {
+      const specs = this.specs(n, hostnames, takenIds, takenNames, urls)
+      const started = await Promise.allSettled(specs.map(async spec => await this.startOne(spec)))
+      const failed = started.flatMap((result, i) => result.status === 'rejected' ? [{ spec: specs[i], reason: result.reason as Error }] : [])
+      // the driver left nothing of these: their identity is another balancer's replica
+      const lost = new Set(failed.filter(f => f.reason instanceof IdentityTaken).map(f => f.spec))
+      const replicas = started.flatMap(result => result.status === 'fulfilled' ? [result.value] : [])
+      if (failed.length === 0 || (topUp && lost.size === failed.length)) {
+        for (const replica of replicas) this.join(replica)
+        return replicas
+      }
+      await Promise.allSettled(specs.filter(spec => !lost.has(spec)).map(async spec => {
         this.replicas.delete(spec.hostname)
         await this.options.driver.remove(spec.hostname)
       }))
-      const first = failed[0].reason
-      const status = first instanceof LbError ? first.statusCode : 503
-      throw new LbError(status, `could not start ${failed.map(f => `'${f.spec.hostname}': ${f.reason.message}`).join('; ')}`, { cause: first })
+      const retry = lost.size === failed.length && failed.every(f => !hostnames.includes(f.spec.hostname)) && attempt < IDENTITY_ATTEMPTS
+      if (!retry) {
+        const first = failed[0].reason
+        const status = first instanceof LbError ? first.statusCode : 503
+        throw new LbError(status, `could not start ${failed.map(f => `'${f.spec.hostname}': ${f.reason.message}`).join('; ')}`, { cause: first })
+      }
+      for (const spec of lost) {
+        takenIds.add(spec.id)
+        takenNames.add(spec.hostname)
+      }
     }
-    const replicas = started.map(result => (result as PromiseFulfilledResult<Replica>).value)
-    for (const replica of replicas) this.join(replica)
-    return replicas
+  }
+
+  /** Identities for `n` new replicas: the given names first, the lowest free ids. */
+  private specs (n: number, hostnames: string[], takenIds: Set<number>, takenNames: Set<string>, urls?: string[]): ReplicaSpec[] {
+    const ids = lowestFreeIds([...this.replicas.values()].map(r => r.id).concat([...takenIds]), n)
+    const taken = new Set([...this.replicas.keys(), ...hostnames, ...takenNames])
+    return ids.map((id, i) => {
+      const hostname = hostnames[i] ?? generatedName(id, taken)
+      taken.add(hostname)
+      return { id, hostname, url: urls?.[i] }
+    })
   }
 
   /** Starts one replica and waits for its first heartbeat; not yet in the ring. */
-  private async startOne (spec: { id: number, hostname: string }, previous?: Replica): Promise<Replica> {
+  private async startOne (spec: { id: number, hostname: string, url?: string }, previous?: Replica): Promise<Replica> {
     const handle = await this.options.driver.create(spec)
     const replica = this.track(handle)
     if (previous !== undefined) {
       replica.restarts = previous.restarts
       replica.crashes = previous.crashes
     }
+    if (this.external) {
+      // a server someone else runs is up already, or it is the admin's mistake: no start-up to wait for
+      if (await this.alive(replica, this.options.heartbeatTimeoutMs)) return replica
+      throw unavailable(`${replica.url} did not answer GET ${this.options.healthPath ?? '/heartbeat'} with a 2xx or 3xx within ${this.options.heartbeatTimeoutMs} ms`)
+    }
     const deadline = Date.now() + this.options.readyTimeoutMs
-    while (!(await heartbeat(replica.url, Math.min(this.options.heartbeatTimeoutMs, Math.max(1, deadline - Date.now()))))) {
+    while (!(await this.alive(replica, Math.min(this.options.heartbeatTimeoutMs, Math.max(1, deadline - Date.now()))))) {
       if (replica.state === 'failed') throw new Error('exited before passing its first heartbeat')
       if (Date.now() >= deadline) throw new Error(`no heartbeat within ${this.options.readyTimeoutMs} ms`)
       await sleep(50)
@@ -273,15 +338,17 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     if (this.probing) return
     this.probing = true
     try {
-      await Promise.all(this.healthy().map(async replica => {
-        if (await heartbeat(replica.url, this.options.heartbeatTimeoutMs)) {
+      await Promise.all([...this.healthy().map(async replica => {
+        const status = await this.health(replica, this.options.heartbeatTimeoutMs)
+        if (status === 'ok') {
           replica.misses = 0
           return
         }
         replica.misses++
         this.emit('miss', replica)
-        if (replica.misses >= this.options.heartbeatMisses) this.fail(replica, `missed ${replica.misses} heartbeats`)
-      }))
+        if (status === 'leaving') this.fail(replica, 'its heartbeat says it is shutting down')
+        else if (replica.misses >= this.options.heartbeatMisses) this.fail(replica, `missed ${replica.misses} heartbeats`)
+      }), ...this.failedServers().map(async server => { await this.recover(server) })])
     } finally {
       this.probing = false
     }
@@ -294,12 +361,29 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
    */
   private fail (replica: Replica, reason: string): void {
     const hostname = replica.hostname
-    if (this.replicas.get(hostname) !== replica || replica.state === 'failed' || replica.state === 'draining') return
+    if (this.replicas.get(hostname) !== replica || replica.state === 'failed' || replica.state === 'draining' || this.follower.recovering(replica)) return
     const wasHealthy = replica.state === 'healthy'
     this.leave(replica, reason, 'failed')
     this.options.log.warn({ replica: hostname, reason }, 'replica failed')
-    // a replica still starting belongs to an add or a respawn, which reports it
-    if (wasHealthy) this.respawn(replica)
+    // a replica still starting belongs to an add or a respawn, which reports it; a server ringlb does not run is only probed
+    if (this.options.driver.restartsReplicas === true) this.follower.recover(replica)
+    else if (wasHealthy && !this.external) this.respawn(replica)
+  }
+
+  /** An external driver's servers out of the ring after failing: the heartbeat keeps asking them. */
+  private failedServers (): Replica[] {
+    return this.external ? this.all().filter(r => r.state === 'failed') : []
+  }
+
+  /** A failed server that answers its health check again goes back into the ring, through the change queue like any other change. */
+  private async recover (server: Replica): Promise<void> {
+    if (!(await this.alive(server, this.options.heartbeatTimeoutMs))) return
+    // not awaited: the heartbeat tick does not wait behind an /add or /rm
+    void this.serial(async () => {
+      if (this.closed || this.replicas.get(server.hostname) !== server || server.state !== 'failed') return
+      this.join(server)
+      this.options.log.info({ replica: server.hostname, url: server.url }, 'server answers its health check again; back in the ring')
+    })
   }
 
   private respawn (replica: Replica): void {

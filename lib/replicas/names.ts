@@ -1,3 +1,5 @@
+import { badRequest } from '../errors.js'
+
 /** Replica hostnames are container names: Docker's rule for them. */
 export const HOSTNAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$'
 const HOSTNAME = new RegExp(HOSTNAME_PATTERN)
@@ -21,4 +23,16 @@ export function lowestFreeIds (taken: Iterable<number>, count: number): number[]
 export function generatedName (id: number, taken: Set<string>): string {
   if (!taken.has(`server-${id}`)) return `server-${id}`
   for (let k = 0; ; k++) if (!taken.has(`server-${k}`)) return `server-${k}`
+}
+
+/** The hostnames an admin request gives, checked: valid container names, none twice. Throws the contract's 400. */
+export function checkHostnames (hostnames: unknown[]): void {
+  const seen = new Set<string>()
+  for (const name of hostnames) {
+    if (typeof name !== 'string' || !isValidHostname(name)) {
+      throw badRequest(`'${String(name)}' is not a valid hostname: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`)
+    }
+    if (seen.has(name)) throw badRequest(`hostname '${name}' is given more than once`)
+    seen.add(name)
+  }
 }

@@ -1,6 +1,7 @@
 import { AssignmentRing } from './assignment.js'
 import { KetamaRing } from './ketama.js'
 import { MaglevRing } from './maglev.js'
+import { RoundRobinRing } from './round-robin.js'
 import type { Member, Ring, SchemeName } from './ring.js'
 
 export type { Arc, Member, Ring, SchemeName } from './ring.js'
@@ -22,5 +23,6 @@ export function createRing<T extends Member> (options: RingOptions): Ring<T> {
     case 'assignment': return new AssignmentRing<T>({ slots: options.slots, vnodes: options.vnodes })
     case 'maglev': return new MaglevRing<T>({ tableSize: options.tableSize })
     case 'ring': return new KetamaRing<T>({ vnodes: options.ringVnodes })
+    case 'round-robin': return new RoundRobinRing<T>()
   }
 }

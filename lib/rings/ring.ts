@@ -4,7 +4,7 @@ export interface Member {
   readonly hostname: string
 }
 
-export type SchemeName = 'maglev' | 'ring' | 'assignment'
+export type SchemeName = 'maglev' | 'ring' | 'assignment' | 'round-robin'
 
 /** One arc of the key space and the member that owns it, for drawing the ring. */
 export interface Arc {

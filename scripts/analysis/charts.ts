@@ -83,3 +83,18 @@ export function skewLines (title: string, values: Array<{ scheme: string, N: num
     }
   }
 }
+
+/** one value per scheme before and after the /add, as grouped bars with their values on top. */
+export function phaseBars (title: string, values: Array<{ scheme: string, phase: string, value: number }>, yTitle: string, format: string): TopLevelSpec {
+  const x = { field: 'scheme', type: 'nominal' as const, sort: null, title: 'scheme', axis: { labelAngle: 0 } }
+  const xOffset = { field: 'phase', type: 'nominal' as const, sort: null }
+  return {
+    ...frame(title, 360),
+    data: { values },
+    encoding: { x, xOffset, y: { field: 'value', type: 'quantitative', title: yTitle } },
+    layer: [
+      { mark: { type: 'bar', tooltip: true }, encoding: { color: { field: 'phase', type: 'nominal', sort: null, title: null } } },
+      { mark: { type: 'text', dy: -6, fontSize: 9 }, encoding: { text: { field: 'value', type: 'quantitative', format } } }
+    ]
+  }
+}

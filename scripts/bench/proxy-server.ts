@@ -10,7 +10,7 @@ import { downstreamHeaders, upstreamHeaders } from '../../lib/proxy/headers.js'
 import { InFlight } from '../../lib/proxy/in-flight.js'
 import { Lifecycle } from '../../lib/proxy/lifecycle.js'
 import { ReplicaPools } from '../../lib/proxy/replica-pools.js'
-import { requestKey } from '../../lib/proxy/request-key.js'
+import { type KeyInputs, requestKey } from '../../lib/proxy/request-key.js'
 import { MaglevRing } from '../../lib/rings/maglev.js'
 
 /*
@@ -30,7 +30,7 @@ const port = Number(process.env.PORT ?? '0')
 async function serve (): Promise<number> {
   const ring = new MaglevRing<{ id: number, hostname: string, url: string }>({ tableSize: 65537 })
   ;(process.env.UPSTREAMS ?? '').split(',').forEach((url, id) => { ring.add({ id, hostname: `server-${id}`, url }) })
-  const getUpstream = (request: { query: unknown, headers: Record<string, string | string[] | undefined> }): string => ring.lookup(requestKey(request))?.url ?? ''
+  const getUpstream = (request: KeyInputs): string => ring.lookup(requestKey(request))?.url ?? ''
   const pools = new ReplicaPools({ connections: 128, pipelining: 1 })
 
   if (lib === 'fast-path') {

@@ -18,18 +18,27 @@ export interface Upstream {
   args: string[]
 }
 
+/** A certificate and key (PEM files) to serve TLS with. */
+export interface TlsPaths {
+  cert: string
+  key: string
+}
+
 /**
  * nginx with one worker, consistent hashing on the `id` query parameter
  * (ketama, as ringlb's `ring` scheme), keep-alive connections to the replicas
  * like ringlb's pools, and no access log (ringlb writes none per request either).
+ * /echo passes WebSocket upgrades through (nginx's documented recipe). With
+ * `tls`, it serves TLS with ALPN h2 and http/1.1, as ringlb does.
  */
-export async function nginx (binary: string, dir: string, port: number, replicaPorts: number[]): Promise<Upstream> {
-  const conf = join(dir, 'nginx.conf')
+export async function nginx (binary: string, dir: string, port: number, replicaPorts: number[], tls?: TlsPaths): Promise<Upstream> {
+  const name = tls === undefined ? 'nginx' : 'nginx-tls'
+  const conf = join(dir, `${name}.conf`)
   await writeFile(conf, `worker_processes 1;
 daemon off;
 master_process on;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'nginx-error.log')} warn;
+pid ${join(dir, `${name}.pid`)};
+error_log ${join(dir, `${name}-error.log`)} warn;
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -44,16 +53,26 @@ ${replicaPorts.map(p => `    server 127.0.0.1:${p};`).join('\n')}
     keepalive 128;
   }
   server {
-    listen 127.0.0.1:${port};
+${tls === undefined
+    ? `    listen 127.0.0.1:${port};`
+    : `    listen 127.0.0.1:${port} ssl http2;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};`}
     location / {
       proxy_pass http://replicas;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
+    location /echo {
+      proxy_pass http://replicas;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+    }
   }
 }
 `)
-  return { command: binary, args: ['-p', dir, '-c', conf, '-e', join(dir, 'nginx-error.log')] }
+  return { command: binary, args: ['-p', dir, '-c', conf, '-e', join(dir, `${name}-error.log`)] }
 }
 
 /**
@@ -84,16 +103,18 @@ ${replicaPorts.map((p, i) => `  server r${i} 127.0.0.1:${p}`).join('\n')}
 
 /**
  * nginx or HAProxy over the replicas on `replicaPorts`, configured in `dir`,
- * listening on a free loopback port; undefined (with a note) when not installed.
+ * listening on a free loopback port (nginx: with TLS when given `tls`);
+ * undefined (with a note) when not installed.
  */
-export async function startReference (name: 'nginx' | 'haproxy', dir: string, replicaPorts: number[]): Promise<{ child: ChildProcess, url: string } | undefined> {
+export async function startReference (name: 'nginx' | 'haproxy', dir: string, replicaPorts: number[], tls?: TlsPaths): Promise<{ child: ChildProcess, url: string } | undefined> {
   const binary = findBinary(name)
   if (binary === undefined) {
     console.log(`note: ${name} is not installed; skipped (Debian: apt-get install -y ${name === 'nginx' ? 'nginx-light' : 'haproxy'})`)
     return undefined
   }
   const port = await freePort('127.0.0.1')
-  const upstream = await (name === 'nginx' ? nginx : haproxy)(binary, dir, port, replicaPorts)
-  const child = await startForeground(upstream.command, upstream.args, port)
-  return { child, url: `http://127.0.0.1:${port}` }
+  const upstream = name === 'nginx' ? await nginx(binary, dir, port, replicaPorts, tls) : await haproxy(binary, dir, port, replicaPorts)
+  const secure = name === 'nginx' && tls !== undefined
+  const child = await startForeground(upstream.command, upstream.args, port, secure)
+  return { child, url: `${secure ? 'https' : 'http'}://127.0.0.1:${port}` }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import autocannon from 'autocannon'
+import { randomIdLoad } from '../lib/load.js'
 import { freePort } from '../../lib/free-port.js'
 import { BalancerProcess } from './balancer.js'
 import { type Victim, type Victims, dockerMissing, dockerVictims, pidRunning, processVictims } from './victims.js'
@@ -76,8 +76,6 @@ export function failures (report: ChaosReport, options: Pick<ChaosOptions, 'kill
   return problems
 }
 
-const randomId = (): number => 100000 + Math.floor(Math.random() * 900000)
-
 /**
  * Watches /rep after a kill: when the replica leaves the ring, and when the
  * count is back to target with the replica's name in it again.
@@ -125,18 +123,7 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
     log(`ringlb chaos: ${options.driver} driver, ${options.replicas} replicas, ${options.connections} connections for ${options.duration} s, ${options.kills} kills every ${interval.toFixed(1)} s, on ${balancer.url}`)
 
     const errorSamples: string[] = []
-    let load!: autocannon.Instance
-    const result = new Promise<autocannon.Result>((resolve, reject) => {
-      load = autocannon({
-        url: balancer.url,
-        connections: options.connections,
-        duration: options.duration,
-        timeout: 10,
-        requests: [{ setupRequest: request => ({ ...request, path: `/home?id=${randomId()}` }) }]
-      }, (err, res) => { if (err !== null && err !== undefined) reject(err); else resolve(res) })
-    })
-    // awaited after the kills; a setup error must not go unhandled meanwhile
-    result.catch(() => {})
+    const { instance: load, result } = randomIdLoad(balancer.url, options)
     load.on('reqError', (err: Error) => { if (errorSamples.length < 10) errorSamples.push(err.message) })
     const loadStart = performance.now()
 

@@ -42,3 +42,24 @@ export function median (values: number[]): number {
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
+
+/**
+ * Chaos load: autocannon on /home?id=<random 6 digits> with a 10 s client
+ * timeout, bounded by `duration`. The instance is for listening to each
+ * answer; the result is awaited after the failures are made (a setup error
+ * is held until then rather than left unhandled).
+ */
+export function randomIdLoad (url: string, options: { connections: number, duration: number }): { instance: autocannon.Instance, result: Promise<autocannon.Result> } {
+  let instance!: autocannon.Instance
+  const result = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon({
+      url,
+      connections: options.connections,
+      duration: options.duration,
+      timeout: 10,
+      requests: [{ setupRequest: request => ({ ...request, path: `/home?id=${100000 + Math.floor(Math.random() * 900000)}` }) }]
+    }, (err, res) => { if (err !== null && err !== undefined) reject(err); else resolve(res) })
+  })
+  result.catch(() => {})
+  return { instance, result }
+}

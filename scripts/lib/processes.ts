@@ -2,12 +2,15 @@ import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { get } from 'node:https'
+import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../../lib/free-port.js'
 
-/** The built app's entries, next to this script's own compiled tree (dist/scripts/lib → dist/). */
-export const BALANCER_ENTRY = fileURLToPath(new URL('../../server.js', import.meta.url))
-export const REPLICA_ENTRY = fileURLToPath(new URL('../../replica/server.js', import.meta.url))
+/** The built app's entries, next to this script's own compiled tree (dist/scripts/lib → dist/), or in dist/ when it runs from source (tests). */
+const dist = extname(fileURLToPath(import.meta.url)) === '.ts' ? '../../dist/' : '../../'
+export const BALANCER_ENTRY = fileURLToPath(new URL(`${dist}server.js`, import.meta.url))
+export const REPLICA_ENTRY = fileURLToPath(new URL(`${dist}replica/server.js`, import.meta.url))
 
 export interface Running {
   child: ChildProcess
@@ -36,7 +39,8 @@ export async function forkServer (entry: string, env: Record<string, string>): P
 
 /**
  * `node dist/server.js` with its own process replicas on a free loopback port,
- * ready once it answers /heartbeat (it listens only after its replicas are up).
+ * ready once it answers /heartbeat (it listens only after its replicas are up),
+ * over TLS when `env` gives it LB_TLS_CERT.
  * It logs to `logFile`, as a service logs to a file or journal: a pipe that
  * this busy script drains late would stall the balancer's synchronous log writes.
  */
@@ -50,13 +54,14 @@ export async function startBalancer (env: Record<string, string>, logFile: strin
     stdio: ['ignore', log, log]
   })
   closeSync(log)
-  await waitUntilAccepting(child, port, 60_000, async () => await readFile(logFile, 'utf8'))
-  return { child, port, url: `http://127.0.0.1:${port}` }
+  const secure = env.LB_TLS_CERT !== undefined
+  await waitUntilAccepting(child, port, secure, 60_000, async () => await readFile(logFile, 'utf8'))
+  return { child, port, url: `${secure ? 'https' : 'http'}://127.0.0.1:${port}` }
 }
 
-async function waitUntilAccepting (child: ChildProcess, port: number, timeoutMs: number, output: () => Promise<string>): Promise<void> {
+async function waitUntilAccepting (child: ChildProcess, port: number, secure: boolean, timeoutMs: number, output: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!(await accepts(port))) {
+  while (!(await (secure ? acceptsTls(port) : accepts(port)))) {
     if (child.exitCode !== null) throw new Error(`${String(child.spawnfile)} exited with code ${child.exitCode}: ${(await output()).slice(-2000)}`)
     if (Date.now() > deadline) {
       await stop(child)
@@ -81,12 +86,12 @@ export async function stop (child: ChildProcess, signal: NodeJS.Signals = 'SIGTE
   clearTimeout(timer)
 }
 
-/** Spawns a server binary in the foreground (no daemon) and waits until it accepts connections on `port`. */
-export async function startForeground (command: string, args: string[], port: number): Promise<ChildProcess> {
+/** Spawns a server binary in the foreground (no daemon) and waits until it accepts connections on `port` (over TLS if `secure`). */
+export async function startForeground (command: string, args: string[], port: number, secure = false): Promise<ChildProcess> {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { if (stderr.length < 10_000) stderr += chunk.toString() })
-  await waitUntilAccepting(child, port, 10_000, async () => stderr)
+  await waitUntilAccepting(child, port, secure, 10_000, async () => stderr)
   return child
 }
 
@@ -98,6 +103,18 @@ async function accepts (port: number): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/** Whether `port` answers /heartbeat over TLS (the run's own self-signed certificate: not verified). */
+async function acceptsTls (port: number): Promise<boolean> {
+  return await new Promise(resolve => {
+    const request = get({ host: '127.0.0.1', port, path: '/heartbeat', rejectUnauthorized: false, timeout: 500 }, response => {
+      response.resume()
+      response.once('end', () => { resolve(true) })
+    })
+    request.once('error', () => { resolve(false) })
+    request.once('timeout', () => { request.destroy() })
+  })
 }
 
 /** The replica name a balancer's child process carries (REPLICA_NAME), '' for another child, undefined if it has exited. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { cpuMs } from './cpu.js'
-import { type Measurement, measure, median } from './load.js'
+import { type LoadOptions, type Measurement, measure, median } from './load.js'
 
 /**
  * A server under test, the processes whose CPU it costs (nginx's master and
@@ -12,7 +12,19 @@ export interface Target {
   url: string
   pids: () => number[]
   replicas: () => number[]
+  /** the load it is measured under: autocannon's HTTP requests unless it says otherwise (WebSocket echoes) */
+  measure?: (url: string, options: LoadOptions) => Promise<Measurement>
 }
+
+/** What a table's figures count: requests (autocannon) unless a target's own load says otherwise. */
+export interface Units {
+  /** per second: 'req/s', 'msg/s' */
+  rate: string
+  /** the load generator in this script's process */
+  generator: string
+}
+
+const HTTP: Units = { rate: 'req/s', generator: 'autocannon' }
 
 export interface RoundOptions {
   rounds: number
@@ -90,17 +102,18 @@ async function accountCpu (target: Target, run: () => Promise<Measurement>, seco
  * and returns the medians (errors summed over the rounds), with each target's
  * req/s against `baseName`'s round by round.
  */
-export async function interleave (targets: Target[], options: RoundOptions, baseName: string): Promise<Map<string, Summary>> {
+export async function interleave (targets: Target[], options: RoundOptions, baseName: string, units: Units = HTTP): Promise<Map<string, Summary>> {
   const runs = new Map<string, Array<Measurement & CpuShare>>(targets.map(t => [t.name, []]))
   const width = Math.max(...targets.map(t => t.name.length))
   for (let round = 0; round < options.rounds; round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length])
     for (const target of order) {
-      await measure(target.url, { connections: options.connections, duration: options.warmup })
-      const m = await accountCpu(target, async () => await measure(target.url, { connections: options.connections, duration: options.duration }), options.duration)
+      const load = target.measure ?? measure
+      await load(target.url, { connections: options.connections, duration: options.warmup })
+      const m = await accountCpu(target, async () => await load(target.url, { connections: options.connections, duration: options.duration }), options.duration)
       runs.get(target.name)?.push(m)
-      console.log(`round ${round + 1}/${options.rounds} ${target.name.padEnd(width)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}  ` +
-        `CPU µs/request: ${m.cpuUs.toFixed(0)} proxy, ${m.replicaUs.toFixed(0)} replicas, ${m.loadUs.toFixed(0)} autocannon; machine ${(m.busy * 100).toFixed(0)}% busy`)
+      console.log(`round ${round + 1}/${options.rounds} ${target.name.padEnd(width)} ${m.rps.toFixed(0).padStart(7)} ${units.rate}  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms  errors ${m.errors}  ` +
+        `CPU µs/${units.rate.split('/')[0]}: ${m.cpuUs.toFixed(0)} proxy, ${m.replicaUs.toFixed(0)} replicas, ${m.loadUs.toFixed(0)} ${units.generator}; machine ${(m.busy * 100).toFixed(0)}% busy`)
     }
   }
   const base = runs.get(baseName)
@@ -125,11 +138,11 @@ export async function interleave (targets: Target[], options: RoundOptions, base
  * The medians as a table, with each target's req/s (round by round) and p99
  * against `baseName`'s when it was measured, and where the CPU went per request.
  */
-export function printTable (summaries: Map<string, Summary>, baseName: string): void {
+export function printTable (summaries: Map<string, Summary>, baseName: string, units: Units = HTTP): void {
   const base = summaries.get(baseName)
   const width = Math.max(22, ...[...summaries.keys()].map(name => name.length + 1))
-  console.log(['target'.padEnd(width), 'req/s'.padStart(8), 'p50 ms'.padStart(7), 'p99 ms'.padStart(7), 'errors'.padStart(7),
-    `×${baseName}`.padStart(9), `p99−${baseName}`.padStart(12), 'CPU µs/req: proxy'.padStart(18), 'replicas'.padStart(9), 'autocannon'.padStart(11), 'busy'.padStart(5)].join(' '))
+  console.log(['target'.padEnd(width), units.rate.padStart(8), 'p50 ms'.padStart(7), 'p99 ms'.padStart(7), 'errors'.padStart(7),
+    `×${baseName}`.padStart(9), `p99−${baseName}`.padStart(12), `CPU µs/${units.rate.slice(0, 3)}: proxy`.padStart(18), 'replicas'.padStart(9), units.generator.padStart(11), 'busy'.padStart(5)].join(' '))
   for (const [name, m] of summaries) {
     const ratio = m.ratio === undefined ? '' : m.ratio.toFixed(2)
     const p99Delta = base === undefined ? '' : `${m.p99 - base.p99 >= 0 ? '+' : ''}${(m.p99 - base.p99).toFixed(1)}`

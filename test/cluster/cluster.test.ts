@@ -10,6 +10,7 @@ import { pidRunning } from '../../scripts/chaos/victims.js'
 import { balancerChildren, replicaPid } from '../../scripts/lib/processes.js'
 import { sixDigitIds } from '../fixtures.js'
 import { until } from '../helper.js'
+import { type EchoClient, openEcho } from '../support/websocket-client.js'
 
 /*
  * LB_WORKERS=2: `node dist/server.js` as a node:cluster, a primary keeping the
@@ -252,4 +253,46 @@ t.test('a cluster whose port is taken exits 1 instead of forking workers again a
   t.teardown(() => { if (primary.exitCode === null) primary.kill('SIGKILL') })
   const [code] = await once(primary, 'exit')
   t.equal(code, 1)
+})
+
+t.test('with LB_HASH_KEY, every worker reads the same key as the primary\'s /map_request?key=', async t => {
+  const { base } = await startCluster(t, { LB_HASH_KEY: 'cookie:session,header:x-user' })
+  const wrong: string[] = []
+  for (let i = 0; i < 40; i++) {
+    const user = `user-${i}`
+    const headers = i % 2 === 0 ? { cookie: `theme=dark; session=${user}` } : { 'x-user': user }
+    // a new connection each time: node:cluster deals them to the workers in turn
+    const proxied = await request(`${base}/home`, { headers, reset: true })
+    await proxied.body.dump()
+    const { body: mapped } = await json<{ hostname: string }>(`${base}/map_request?key=${user}`)
+    if (proxied.headers['x-ringlb-replica'] !== mapped.hostname) wrong.push(`${user}: from ${String(proxied.headers['x-ringlb-replica'])}, mapped to ${mapped.hostname}`)
+  }
+  t.same(wrong, [])
+  t.ok((await workerStats(base)).every(w => w.requests > 0), 'both workers proxied some of them')
+})
+
+t.test('through a cluster\'s workers, WebSocket tunnels go by key, and after /add exactly the moved ones are closed', async t => {
+  const { base } = await startCluster(t, { LB_MOVED_TUNNEL_GRACE_MS: '300' })
+  const keys = sixDigitIds(24, 16)
+  const clients = new Map<number, EchoClient>()
+  t.teardown(() => { for (const c of clients.values()) c.socket.terminate() })
+  for (const key of keys) {
+    const client = await openEcho(base, key)
+    clients.set(key, client)
+    const owner = (await json<{ hostname: string }>(`${base}/map_request?id=${key}`)).body.hostname
+    t.equal(client.replica, owner, `key ${key}: the worker's tunnel reaches /map_request's replica`)
+  }
+  const codes = new Map<number, number>()
+  for (const [key, client] of clients) void client.closed.then(({ code }) => { codes.set(key, code) })
+  const added = await json(`${base}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n": 1}' })
+  t.equal(added.status, 200)
+  const moved: number[] = []
+  for (const key of keys) {
+    const owner = (await json<{ hostname: string }>(`${base}/map_request?id=${key}`)).body.hostname
+    if (owner !== clients.get(key)?.replica) moved.push(key)
+  }
+  await until('the moved tunnels closed', () => codes.size >= moved.length, 15_000)
+  await sleep(500)
+  t.same([...codes.keys()].sort(), moved.sort(), 'the workers closed exactly the moved tunnels')
+  t.ok([...codes.values()].every(code => code === 1012))
 })

@@ -96,3 +96,26 @@ t.test('a client that leaves while the owner hangs is owed nothing: no retry, no
   t.same(['server-1', 'server-2'].map(h => driver.hits(h, '/home')), others, 'no other replica was asked')
   t.equal(app.replicas.load.total, 0, 'and none is counted in flight')
 })
+
+for (const transport of ['fast path', 'undici forwarder'] as const) {
+  t.test(`a GET waiting on a replica that then fails its heartbeat is retried on the next replica at once, not after LB_PROXY_TIMEOUT_MS (${transport})`, async t => {
+    const driver = new InProcessDriver()
+    const app = await build(t, { LB_HEARTBEAT_MS: '300', LB_HEARTBEAT_TIMEOUT_MS: '300', LB_HEARTBEAT_MISSES: '1', LB_PROXY_TIMEOUT_MS: '30000' }, { driver })
+    const id = await idOwnedBy(app, 'server-0')
+    driver.hang('server-0')
+    if (transport === 'fast path') await app.listen({ port: 0, host: '127.0.0.1' })
+    const started = Date.now()
+    const answer = transport === 'undici forwarder'
+      ? app.inject(`/home?id=${id}`).then(res => ({ status: res.statusCode, replica: res.headers['x-ringlb-replica'] }))
+      : fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/home?id=${id}`)
+        .then(async res => { await res.arrayBuffer(); return { status: res.status, replica: res.headers.get('x-ringlb-replica') } })
+    // the first heartbeat miss is 600 ms away: the request reaches the hung owner well before
+    await until('the request reached the hung owner', () => driver.hits('server-0', '/home') === 1, 500, 10)
+    t.pass('the hung owner was tried first')
+    const { status, replica } = await answer
+    const waited = Date.now() - started
+    t.equal(status, 200)
+    t.not(replica, 'server-0', `answered by ${replica}`)
+    t.ok(waited < 5000, `answered ${waited} ms after it was sent: when the owner failed, not at the proxy timeout`)
+  })
+}

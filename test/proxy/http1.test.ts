@@ -10,7 +10,7 @@ t.test('a request head the fast path can forward', async t => {
     query: 'id=42&x=1',
     lines: ['X-Request-Id: abc', 'Accept: */*'],
     host: 'lb:5000',
-    requestId: 'abc',
+    keyHeaders: { 'x-request-id': 'abc' },
     forwardedFor: '10.0.0.1',
     close: false
   }, 'hop-by-hop headers, Host, the X-Forwarded trio and an empty length are the balancer\'s to write')
@@ -62,7 +62,6 @@ t.test('response heads: framing, and what is passed on', async t => {
   t.same(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 5000', 'GET').framing, { kind: 'none' })
   t.same(parseResponseHead('HTTP/1.1 204 No Content', 'GET').framing, { kind: 'none' })
   t.same(parseResponseHead('HTTP/1.1 103 Early Hints', 'GET').framing, { kind: 'none' })
-  t.equal(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3', 'GET').framing.kind, 'length', 'a repeated equal length is one length')
 })
 
 t.test('response heads that cannot be passed on', async t => {
@@ -72,6 +71,8 @@ t.test('response heads that cannot be passed on', async t => {
     'a status out of range': 'HTTP/1.1 700 Odd',
     'a malformed header': 'HTTP/1.1 200 OK\r\nNo colon here',
     'two different lengths': 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4',
+    // Node's parser refuses a repeated one too (docs/http-strictness.md)
+    'two equal lengths': 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3',
     'a negative length': 'HTTP/1.1 200 OK\r\nContent-Length: -1',
     'an unknown transfer coding': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked',
     'an upgrade nobody asked for': 'HTTP/1.1 101 Switching Protocols',

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { pickBounded } from '../../lib/rings/bounded-load.js'
 import { hashText } from '../../lib/rings/hash.js'
-import { parseIntegerId, requestKey } from '../../lib/proxy/request-key.js'
+import { parseHashKey } from '../../lib/proxy/key-sources.js'
+import { type KeyInputs, keyOfText, parseIntegerId, requestKey } from '../../lib/proxy/request-key.js'
 import { createRing, type Member } from '../../lib/rings/index.js'
 import { members } from '../fixtures.js'
 
@@ -12,15 +13,33 @@ t.test('parseIntegerId takes safe decimal integers only', async t => {
   for (const bad of ['', 'abc', '1.5', '1e3', ' 1', '0x10', '99999999999999999']) t.equal(parseIntegerId(bad), undefined, bad)
 })
 
-t.test('the key: id query parameter, then x-request-id, then a random 6-digit id', async t => {
-  t.equal(requestKey({ query: { id: '42' }, headers: { 'x-request-id': '7' } }), 42)
-  t.equal(requestKey({ query: { id: ['43', '44'] }, headers: {} }), 43, 'a repeated parameter: the first')
-  t.equal(requestKey({ query: { id: 'abc' }, headers: { 'x-request-id': '7' } }), 7, 'a non-integer id falls through')
-  t.equal(requestKey({ query: {}, headers: { 'x-request-id': 'req-abc' } }), hashText('req-abc'))
-  t.equal(requestKey({ query: {}, headers: { 'x-request-id': 'req-abc' } }), requestKey({ query: {}, headers: { 'x-request-id': 'req-abc' } }), 'stable')
-  const randoms = Array.from({ length: 500 }, () => requestKey({ query: {}, headers: { 'x-request-id': '' } }))
+t.test('the default key: id query parameter, then x-request-id, then a random 6-digit id', async t => {
+  const req = (query: unknown, headers: Record<string, string>): KeyInputs => ({ query, headers, url: '/', ip: '127.0.0.1' })
+  t.equal(requestKey(req({ id: '42' }, { 'x-request-id': '7' })), 42)
+  t.equal(requestKey(req({ id: ['43', '44'] }, {})), 43, 'a repeated parameter: the first')
+  // a decision of LB_HASH_KEY: every source's text is a key, an integer as itself and other text by its hash
+  t.equal(requestKey(req({ id: 'abc' }, { 'x-request-id': '7' })), hashText('abc'), 'a non-integer id is hashed, like any source\'s text')
+  t.equal(requestKey(req({ id: '' }, { 'x-request-id': '7' })), 7, 'an empty id falls through')
+  t.equal(requestKey(req({}, { 'x-request-id': 'req-abc' })), hashText('req-abc'))
+  t.equal(requestKey(req({}, { 'x-request-id': 'req-abc' })), requestKey(req({}, { 'x-request-id': 'req-abc' })), 'stable')
+  const randoms = Array.from({ length: 500 }, () => requestKey(req({}, { 'x-request-id': '' })))
   t.ok(randoms.every(k => Number.isInteger(k) && k >= 100000 && k <= 999999), 'random keys are 6-digit')
   t.ok(new Set(randoms).size > 400, 'and random')
+})
+
+t.test('LB_HASH_KEY sources: the first with a value wins; random or none present gives a random key', async t => {
+  const sources = parseHashKey('cookie:session,header:x-user,query:user,path,ip')
+  const base: KeyInputs = { query: undefined, headers: {}, url: '/a/b?user=zed', ip: '10.1.2.3' }
+  t.equal(requestKey({ ...base, headers: { cookie: 'x=1; session=s-9', 'x-user': 'u' } }, sources), hashText('s-9'), 'the cookie')
+  t.equal(requestKey({ ...base, headers: { cookie: 'x=1', 'x-user': 'u' } }, sources), hashText('u'), 'no such cookie: the header')
+  t.equal(requestKey({ ...base, query: { user: '77' } }, sources), 77, 'then the query parameter, an integer as itself')
+  t.equal(requestKey(base, sources), hashText('/a/b'), 'then the path, without its query')
+  t.equal(requestKey(base, parseHashKey('ip')), hashText('10.1.2.3'), 'the client address')
+  const randoms = new Set(Array.from({ length: 50 }, () => requestKey(base, parseHashKey('query:missing'))))
+  t.ok(randoms.size > 40, 'none present: random')
+  t.ok(new Set(Array.from({ length: 50 }, () => requestKey(base, parseHashKey('random')))).size > 40, 'random: random')
+  t.equal(keyOfText('123'), 123)
+  t.equal(keyOfText('abc'), hashText('abc'))
 })
 
 t.test('bounded loads: an owner above factor × average load passes the request on', async t => {

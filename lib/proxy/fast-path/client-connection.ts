@@ -2,11 +2,9 @@ import type { Socket } from 'node:net'
 import { parse as parseQuery } from 'node:querystring'
 import type { ProxyTarget } from '../lifecycle.js'
 import { Exchange, type ExchangeClient, whenDrained } from './exchange.js'
-import { headEnd, parseRequestHead } from './http1.js'
+import { readRequestHead } from './heads.js'
 import type { FastPathContext } from './options.js'
 
-/** The longest request head the fast path reads; a longer one is left to Node (which answers 431). */
-const MAX_REQUEST_HEAD = 16 * 1024
 /** pipelined requests buffered behind the one in flight before the client's socket is paused */
 const MAX_QUEUED = 1024 * 1024
 
@@ -101,31 +99,33 @@ export class ClientConnection<R extends ProxyTarget> implements ExchangeClient {
   /** Starts on the next request buffered, or hands the connection over if it is not one for the fast path. */
   private next (): void {
     const buffered = this.buffered as Buffer
-    const end = headEnd(buffered)
-    if (end === -1 ? buffered.length > MAX_REQUEST_HEAD : end > MAX_REQUEST_HEAD) {
+    const read = readRequestHead(buffered, this.fast.options.lifecycle.keyHeaders)
+    if (read.kind === 'handoff') {
       this.handOff()
       return
     }
     const { options } = this.fast
-    if (end === -1) {
+    if (read.kind === 'wait') {
       this.headTimer ??= setTimeout(() => { this.socket.destroy() }, options.headersTimeoutMs)
       return
     }
     clearTimeout(this.headTimer)
     this.headTimer = undefined
-    const head = parseRequestHead(buffered.toString('latin1', 0, end))
-    if (head === undefined || options.isOwn(head.path)) {
+    const { lifecycle } = options
+    const { head, end } = read
+    if (options.isOwn(head.path)) {
       this.handOff()
       return
     }
-    const query = head.query.includes('id') || head.query.includes('%') ? parseQuery(head.query) : undefined
-    const request = options.lifecycle.begin({ query, headers: { 'x-request-id': head.requestId } }, head.method)
+    // parsing a query costs: only one that may hold a key parameter (perhaps %-encoded) is parsed
+    const query = head.query !== '' && (head.query.includes('%') || lifecycle.keyParameters.some(name => head.query.includes(name))) ? parseQuery(head.query) : undefined
+    const request = lifecycle.begin({ query, headers: head.keyHeaders, url: head.target, ip: this.socket.remoteAddress }, head.method)
     // no replica to send it to: the undici path answers, in the contract's error shape
     if (request === undefined) {
       this.handOff()
       return
     }
-    this.buffered = buffered.length > end + 4 ? buffered.subarray(end + 4) : undefined
+    this.buffered = buffered.length > end ? buffered.subarray(end) : undefined
     this.socket.setTimeout(0)
     this.exchange = new Exchange(this.fast, this, head, request)
   }

@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net'
 import { errorAnswer } from '../../errors.js'
-import { FORWARDED_PROTO, forwardedFor } from '../headers.js'
+import { forwardedFor, forwardedProto } from '../headers.js'
 import type { ErrorAnswer, ProxiedRequest, ProxyTarget } from '../lifecycle.js'
-import { BadResponse, ChunkedEnd, type Framing, type RequestHead, parseResponseHead } from './http1.js'
+import { responseHeadEnd } from './heads.js'
+import { ChunkedEnd, type Framing, type RequestHead, parseResponseHead } from './http1.js'
 import type { FastPathContext } from './options.js'
 import type { UpstreamConnection, UpstreamListener } from './upstream-pool.js'
 
-const MAX_RESPONSE_HEAD = 64 * 1024
 /** a body piece this short goes out in one write with the head */
 const SMALL_BODY = 16 * 1024
 
@@ -42,7 +42,7 @@ export class Exchange<R extends ProxyTarget> implements UpstreamListener {
     for (const line of head.lines) tail += `${line}\r\n`
     if (forwarded !== undefined) tail += `x-forwarded-for: ${forwarded}\r\n`
     if (head.host !== undefined) tail += `x-forwarded-host: ${head.host}\r\n`
-    this.tail = `${tail}x-forwarded-proto: ${FORWARDED_PROTO}\r\n\r\n`
+    this.tail = `${tail}x-forwarded-proto: ${forwardedProto(client.socket)}\r\n\r\n`
     this.send()
   }
 
@@ -73,14 +73,14 @@ export class Exchange<R extends ProxyTarget> implements UpstreamListener {
   private readHead (data: Buffer): void {
     let start = 0
     for (;;) {
-      const end = data.indexOf('\r\n\r\n', start, 'latin1')
-      if (end === -1) {
-        if (data.length - start > MAX_RESPONSE_HEAD) this.bad(new BadResponse('response head too large'))
-        else this.pending = data.subarray(start)
-        return
-      }
+      let end
       let response
       try {
+        end = responseHeadEnd(data, start)
+        if (end === -1) {
+          this.pending = data.subarray(start)
+          return
+        }
         response = parseResponseHead(data.toString('latin1', start, end), this.head.method)
       } catch (error) {
         this.bad(error as Error)
@@ -229,6 +229,8 @@ export class Exchange<R extends ProxyTarget> implements UpstreamListener {
   /** The replica answered something that is not HTTP. */
   private bad (error: Error): void {
     this.detach()?.socket.destroy()
+    // the client's connection closes too (docs/http-strictness.md): whatever came with that answer is not trusted
+    this.close = true
     this.answerError(this.request.badAnswer(error.message))
   }
 

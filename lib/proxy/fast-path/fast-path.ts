@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import type { ProxyTarget } from '../lifecycle.js'
+import { type ProxyTarget, replicaFailed } from '../lifecycle.js'
 import { ClientConnection } from './client-connection.js'
 import type { FastPathContext, FastPathOptions } from './options.js'
 import { UpstreamPool } from './upstream-pool.js'
@@ -40,6 +40,12 @@ export class FastPath<R extends ProxyTarget> implements FastPathContext<R> {
   /** Closes the connections to a replica that left: idle ones now, busy ones when their answer is done. */
   release (origin: string): void {
     this.pools.get(origin)?.close()
+    this.pools.delete(origin)
+  }
+
+  /** Cuts the connections to a replica that failed: requests waiting on it go on to the next replica now. */
+  abandon (origin: string): void {
+    this.pools.get(origin)?.abandon(replicaFailed())
     this.pools.delete(origin)
   }
 

@@ -9,6 +9,8 @@ const MAX_IDLE_UPSTREAMS = 128
 /** Kept connections to one replica. */
 export class UpstreamPool {
   private readonly idle: UpstreamConnection[] = []
+  /** every open connection, idle or busy */
+  readonly all = new Set<UpstreamConnection>()
   private closed = false
   /** connections open now, idle or busy */
   open = 0
@@ -51,6 +53,12 @@ export class UpstreamPool {
     this.closed = true
     for (const upstream of this.idle.splice(0)) upstream.socket.destroy()
   }
+
+  /** The replica failed: every connection goes now, and the exchanges still waiting on one are told it was reset. */
+  abandon (error: Error): void {
+    this.close()
+    for (const upstream of [...this.all]) upstream.socket.destroy(error)
+  }
 }
 
 /** What a replica's connection reports to the exchange it serves. */
@@ -70,6 +78,7 @@ export class UpstreamConnection {
   constructor (readonly pool: UpstreamPool) {
     const socket = this.socket = connect(pool.port, pool.hostname)
     pool.open++
+    pool.all.add(this)
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => {
       // bytes no request asked for: the connection is out of step
@@ -81,6 +90,7 @@ export class UpstreamConnection {
     socket.on('timeout', () => { this.exchange?.upstreamTimeout() })
     socket.on('close', () => {
       pool.open--
+      pool.all.delete(this)
       pool.remove(this)
       const exchange = this.exchange
       this.exchange = undefined

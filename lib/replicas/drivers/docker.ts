@@ -13,14 +13,17 @@ export const LABELS = {
   url: 'ringlb.url'
 } as const
 
-/** The port replicas listen on inside a container network, as in the original project. */
-export const REPLICA_PORT = 5000
-
 export interface DockerDriverOptions {
   /** the engine's Unix socket */
   socketPath: string
   /** the shared image; replicas run `node dist/replica/server.js` in it */
   image: string
+  /** LB_REPLICA_IMAGE: an image of the user's to run instead, with its own entrypoint */
+  replicaImage?: string
+  /** LB_REPLICA_PORT (5000): on a container network, the port replicas listen on inside their containers */
+  replicaPort?: number
+  /** LB_REPLICA_ENV: extra environment for every replica */
+  replicaEnv?: Record<string, string>
   /** `host`: host networking, each replica on its own port of `replicaHost`; else the network replicas join, reached by container name */
   network: string
   /** the balancer instance, the ownership label */
@@ -91,8 +94,8 @@ export class DockerDriver implements Driver {
   async create (spec: ReplicaSpec): Promise<ReplicaHandle> {
     if (this.closed) throw new LbError(503, 'the Docker driver is closed')
     const name = this.containerName(spec.hostname)
-    const port = this.hostNetwork ? await this.reservePort() : REPLICA_PORT
-    const url = this.hostNetwork ? `http://${this.options.replicaHost}:${port}` : `http://${name}:${REPLICA_PORT}`
+    const port = this.hostNetwork ? await this.reservePort() : this.replicaPort
+    const url = this.hostNetwork ? `http://${this.options.replicaHost}:${port}` : `http://${name}:${port}`
     const handle: ReplicaHandle = { ...spec, url }
     try {
       let container: Docker.Container
@@ -117,12 +120,24 @@ export class DockerDriver implements Driver {
     }
   }
 
+  private get replicaPort (): number {
+    return this.options.replicaPort ?? 5000
+  }
+
+  /**
+   * A replica's container. The user's image (LB_REPLICA_IMAGE) keeps its own
+   * entrypoint and command; like the built-in replica it is told its PORT: on
+   * host networking a free host port it must listen on (replicas share the
+   * host's ports), else LB_REPLICA_PORT.
+   */
   private containerOptions (name: string, handle: ReplicaHandle, port: number): Docker.ContainerCreateOptions {
+    const { replicaImage } = this.options
     return {
       name,
-      Image: this.options.image,
-      Cmd: ['node', 'dist/replica/server.js'],
+      Image: replicaImage ?? this.options.image,
+      ...(replicaImage === undefined ? { Cmd: ['node', 'dist/replica/server.js'] } : {}),
       Env: [
+        ...Object.entries(this.options.replicaEnv ?? {}).map(([key, value]) => `${key}=${value}`),
         `SERVER_ID=${handle.id}`,
         `REPLICA_NAME=${handle.hostname}`,
         `PORT=${port}`,
@@ -229,7 +244,9 @@ export class DockerDriver implements Driver {
     if (isUnreachable(err)) return engineError(err, `create container '${name}'`)
     switch (statusOf(err)) {
       case 409: return new LbError(409, `a container named '${name}' already exists`, { cause: err })
-      case 404: return new LbError(404, `${engineReason(err)} (LB_IMAGE=${this.options.image}, LB_NETWORK=${this.options.network}); build the image with make build`, { cause: err })
+      case 404: return new LbError(404, this.options.replicaImage === undefined
+        ? `${engineReason(err)} (LB_IMAGE=${this.options.image}, LB_NETWORK=${this.options.network}); build the image with make build`
+        : `${engineReason(err)} (LB_REPLICA_IMAGE=${this.options.replicaImage}, LB_NETWORK=${this.options.network})`, { cause: err })
       default: return engineError(err, `create container '${name}'`)
     }
   }
