@@ -89,7 +89,7 @@ export function defaultOptions (scheme: SchemeName): RingOptions {
 
 /** The integer a text `x-request-id` is hashed to, as the proxy computes it. */
 export function textKeyOf (text: string): number {
-  return requestKey({ query: {}, headers: { 'x-request-id': text } })
+  return requestKey({ query: {}, headers: { 'x-request-id': text }, url: '/', ip: undefined })
 }
 
 /** The scheme's table for the given inputs: what `test/rings/golden.test.ts` compares with the committed one. */

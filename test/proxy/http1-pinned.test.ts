@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { errorAnswer } from '../../lib/errors.js'
-import { BadResponse, ChunkedEnd, headEnd, parseRequestHead, parseResponseHead } from '../../lib/proxy/fast-path/http1.js'
+import { BadResponse, ChunkedEnd, parseRequestHead, parseResponseHead } from '../../lib/proxy/fast-path/http1.js'
 import { HOP_BY_HOP } from '../../lib/proxy/headers.js'
 
 /*
@@ -32,8 +32,7 @@ t.test('a chunk-size line needs digits: an empty or extension-only size line is 
   badResponse(t, () => scan('\r\n\r\n'), 'malformed chunk size', 'no digits')
   badResponse(t, () => scan(';ext\r\n\r\n'), 'malformed chunk size', 'only an extension')
   badResponse(t, () => scan(' 0\r\n\r\n'), 'malformed chunk size', 'a space before the digits')
-  t.equal(scan('5 \r\nhello\r\n0\r\n\r\n'), 16, 'a space after the digits starts an extension')
-  t.equal(scan('5\t;x=1\r\nhello\r\n0\r\n\r\n'), 20, 'so does a tab')
+  t.equal(scan('5;x=1\r\nhello\r\n0\r\n\r\n'), 19, 'a semicolon after the digits starts an extension')
   t.equal(scan('0;last\r\n\r\n'), 10, 'the last chunk may carry an extension')
 })
 
@@ -44,7 +43,7 @@ t.test('a CR must be followed by LF: after a size, chunk data, in a trailer and 
   badResponse(t, () => scan('0\r\nX-T: 1\rX'), 'bare CR in a trailer', 'in a trailer')
   badResponse(t, () => scan('0\r\nX-T: 1\nX'), 'bare LF in a trailer', 'a bare LF in a trailer')
   badResponse(t, () => scan('0\r\n\rX'), 'malformed end of chunked body', 'at the end')
-  badResponse(t, () => scan('5;a\nb'), 'bare LF in a chunk extension', 'a bare LF in an extension')
+  badResponse(t, () => scan('5;a\nb'), 'malformed chunk extension', 'a bare LF in an extension')
   t.equal(scan('0\r\n\r\nNEXT'), 5, 'the end is the LF after the blank line, not later')
 })
 
@@ -94,7 +93,7 @@ t.test('the request line is anchored: GET or HEAD, an origin-form target, HTTP/1
   }
   t.equal(parseRequestHead('GET /!"$~\'()*+,;=:@[]{}|\\^`&? HTTP/1.1\r\nHost: lb')?.path, '/!"$~\'()*+,;=:@[]{}|\\^`&', 'every visible character but # and space')
   t.equal(parseRequestHead('HEAD /x HTTP/1.1\r\nHost: lb')?.method, 'HEAD')
-  t.same(parseRequestHead('GET /a?x=%20&y=? HTTP/1.1\r\nHost: lb'), { method: 'GET', target: '/a?x=%20&y=?', path: '/a', query: 'x=%20&y=?', lines: [], host: 'lb', requestId: undefined, forwardedFor: undefined, close: false }, 'an escape in the query is forwarded: only the path is routed')
+  t.same(parseRequestHead('GET /a?x=%20&y=? HTTP/1.1\r\nHost: lb'), { method: 'GET', target: '/a?x=%20&y=?', path: '/a', query: 'x=%20&y=?', lines: [], host: 'lb', keyHeaders: {}, forwardedFor: undefined, close: false }, 'an escape in the query is forwarded: only the path is routed')
 })
 
 t.test('Connection with several tokens: close wins, keep-alive and empty ones are allowed, any other declines', async t => {
@@ -128,7 +127,7 @@ t.test('the hop-by-hop headers of RFC 9110 §7.6.1 are never passed on, in eithe
 
 t.test('what a request head keeps and what it takes for itself', async t => {
   const head = parseRequestHead('GET / HTTP/1.1\r\nhost:  lb:5000  \r\nx-request-id:  r-1 \r\nX-Forwarded-For: 10.0.0.1 \r\ncontent-length: 0\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: h')
-  t.same(head, { method: 'GET', target: '/', path: '/', query: '', lines: ['x-request-id:  r-1 '], host: 'lb:5000', requestId: 'r-1', forwardedFor: '10.0.0.1', close: false }, 'values trimmed; the request id forwarded as it came')
+  t.same(head, { method: 'GET', target: '/', path: '/', query: '', lines: ['x-request-id:  r-1 '], host: 'lb:5000', keyHeaders: { 'x-request-id': 'r-1' }, forwardedFor: '10.0.0.1', close: false }, 'values trimmed; the request id forwarded as it came')
   t.equal(parseRequestHead('GET / HTTP/1.1\r\nHost: lb\r\nContent-Length: 00'), undefined, 'a length other than exactly 0')
   t.equal(parseRequestHead('GET / HTTP/1.1\r\nHost: lb\r\nUpgrade: h2c'), undefined, 'Upgrade alone')
   t.equal(parseRequestHead('GET / HTTP/1.1\r\nHost: lb\r\nTransfer-Encoding: identity'), undefined, 'any Transfer-Encoding')
@@ -154,10 +153,4 @@ t.test('the error answer is a whole HTTP/1.1 message in the contract\'s shape; t
   t.equal(errorAnswer(503, 'no replica', ['retry-after: 1', 'connection: close'], 'HEAD'), head, 'HEAD: the length of the body it does not send')
   t.equal(errorAnswer(503, 'no replica', [], 'GET'), `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
   t.ok(errorAnswer(599, 'é', []).startsWith('HTTP/1.1 599 \r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: 43\r\n'), 'an unknown code has an empty reason; the length counts bytes')
-})
-
-t.test('headEnd finds the blank line that ends a head', async t => {
-  t.equal(headEnd(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\nbody')), 23)
-  t.equal(headEnd(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r')), -1, 'not all there yet')
-  t.equal(headEnd(Buffer.from('\r\n\r\n')), 0)
 })

@@ -10,7 +10,7 @@ import { createRing } from '../../lib/rings/index.js'
  */
 
 const KEY = 123456
-const source = (id: number | string = KEY): { query: Record<string, string>, headers: Record<string, string> } => ({ query: { id: String(id) }, headers: {} })
+const source = (id: number | string = KEY): { query: Record<string, string>, headers: Record<string, string>, url: string, ip: string } => ({ query: { id: String(id) }, headers: {}, url: `/?id=${id}`, ip: '127.0.0.1' })
 
 function setup (n = 3, balanceFactor = 0) {
   const ring = createRing<ProxyTarget>({ scheme: 'maglev', slots: 512, vnodes: 9, tableSize: 251, ringVnodes: 160 })
