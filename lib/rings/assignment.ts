@@ -1,27 +1,35 @@
 import { type Arc, type Member, type Ring, byId, distinctOwners, tableArcs } from './ring.js'
 
-/** (a * b) mod m without leaving the safe-integer range, for a, b < m. */
+/** (a * b) mod m without leaving the safe-integer range, for 0 ≤ a, b < m. */
 function mulMod (a: number, b: number, m: number): number {
   const p = a * b
   return Number.isSafeInteger(p) ? p % m : Number((BigInt(a) * BigInt(b)) % BigInt(m))
 }
 
-/** Non-negative remainder, also for negative keys. */
-function mod (n: number, m: number): number {
-  return ((n % m) + m) % m
+/** (a + b) mod m, for 0 ≤ a, b < m: exact even when a + b passes 2^53 (a slot count above 2^52). */
+function addMod (a: number, b: number, m: number): number {
+  const s = a + b
+  return Number.isSafeInteger(s) ? s % m : Number((BigInt(a) + BigInt(b)) % BigInt(m))
 }
 
-/** The textbook request slot H(i) = (i² + 2i + 17) mod slots, computed exactly for any safe integer i. */
+/** Non-negative remainder, also for negative keys; never leaves [0, m), so never loses precision. */
+function mod (n: number, m: number): number {
+  const r = n % m
+  return r < 0 ? r + m : r
+}
+
+/** The textbook request slot H(i) = (i² + 2i + 17) mod slots, computed exactly for any safe integers i and slots. */
 export function requestSlot (i: number, slots: number): number {
   const r = mod(i, slots)
-  return mod(mulMod(r, r, slots) + 2 * r + 17, slots)
+  return addMod(addMod(mulMod(r, r, slots), addMod(r, r, slots), slots), mod(17, slots), slots)
 }
 
-/** The textbook virtual-server slot Φ(i, j) = (i² + j² + 2j + 25) mod slots. */
+/** The textbook virtual-server slot Φ(i, j) = (i² + j² + 2j + 25) mod slots, exact as H is. */
 export function virtualServerSlot (i: number, j: number, slots: number): number {
   const r = mod(i, slots)
   const s = mod(j, slots)
-  return mod(mulMod(r, r, slots) + mulMod(s, s, slots) + 2 * s + 25, slots)
+  const squares = addMod(mulMod(r, r, slots), mulMod(s, s, slots), slots)
+  return addMod(squares, addMod(addMod(s, s, slots), mod(25, slots), slots), slots)
 }
 
 /**
@@ -102,15 +110,12 @@ export class AssignmentRing<T extends Member = Member> implements Ring<T> {
   }
 
   private reindex (): void {
-    const served: (T | undefined)[] = new Array(this.slots).fill(undefined)
-    if (this.byName.size > 0) {
-      // walk counter-clockwise twice so every slot learns the next placed virtual server
-      let next: T | undefined
-      for (let k = 2 * this.slots - 1; k >= 0; k--) {
-        const s = k % this.slots
-        next = this.placed[s] ?? next
-        served[s] = next
-      }
+    const served: (T | undefined)[] = new Array(this.slots)
+    // walk counter-clockwise once: past the last virtual server a slot wraps to the first one
+    let next = this.placed.find(member => member !== undefined)
+    for (let s = this.slots - 1; s >= 0; s--) {
+      next = this.placed[s] ?? next
+      served[s] = next
     }
     this.served = served
   }

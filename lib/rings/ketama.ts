@@ -37,15 +37,13 @@ export class KetamaRing<T extends Member = Member> implements Ring<T> {
     return true
   }
 
+  /** On an empty ring there is no owner: `firstAtOrAfter` gives 0, and `owners[0]` is undefined. */
   lookup (key: number): T | undefined {
-    const n = this.points.length
-    if (n === 0) return undefined
     return this.owners[this.firstAtOrAfter(hashKey(key))]
   }
 
   preference (key: number, limit = this.byName.size): T[] {
     const n = this.points.length
-    if (n === 0) return []
     const start = this.firstAtOrAfter(hashKey(key))
     return distinctOwners(i => this.owners[(start + i) % n], n, limit)
   }
@@ -76,13 +74,15 @@ export class KetamaRing<T extends Member = Member> implements Ring<T> {
 
   private rebuild (): void {
     const entries: Array<[number, T]> = []
-    for (const member of this.byName.values()) {
+    // points listed in hostname order, and the sort by point is stable: a tie
+    // (vanishingly rare) goes to the lower hostname, so every balancer agrees
+    for (const hostname of [...this.byName.keys()].sort()) {
+      const member = this.byName.get(hostname) as T
       for (let d = 0; d < this.vnodes / 4; d++) {
-        for (const word of hashWords(`${member.hostname}-${d}`)) entries.push([word, member])
+        for (const word of hashWords(`${hostname}-${d}`)) entries.push([word, member])
       }
     }
-    // ties (vanishingly rare) go to the lower hostname, so every balancer agrees
-    entries.sort((a, b) => a[0] - b[0] || (a[1].hostname < b[1].hostname ? -1 : 1))
+    entries.sort((a, b) => a[0] - b[0])
     this.points = Uint32Array.from(entries, e => e[0])
     this.owners = entries.map(e => e[1])
   }

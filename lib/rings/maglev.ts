@@ -49,7 +49,6 @@ export class MaglevRing<T extends Member = Member> implements Ring<T> {
 
   /** The owner, then the next distinct owners met walking the table onward from the key's slot. */
   preference (key: number, limit = this.byName.size): T[] {
-    if (this.byName.size === 0) return []
     const start = hashKey(key) % this.tableSize
     return distinctOwners(i => this.table[(start + i) % this.tableSize], this.tableSize, limit)
   }
@@ -60,7 +59,8 @@ export class MaglevRing<T extends Member = Member> implements Ring<T> {
 
   private populate (): void {
     const m = this.tableSize
-    const members = [...this.byName.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0))
+    // hostname order: the default sort compares UTF-16 code units, the same on every balancer
+    const members = [...this.byName.keys()].sort().map(hostname => this.byName.get(hostname) as T)
     const table: (T | undefined)[] = new Array(m).fill(undefined)
     if (members.length > 0) {
       const position = new Float64Array(members.length)

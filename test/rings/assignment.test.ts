@@ -91,3 +91,76 @@ t.test('slots and K are configurable; a full map refuses more', async t => {
   t.equal(empty.lookup(1), undefined)
   t.same(empty.preference(1), [])
 })
+
+t.test('H and Φ stay exact for any safe slot count, where i², 2i or their sum pass 2^53', async t => {
+  const H = (i: bigint, s: bigint): number => Number((((i * i + 2n * i + 17n) % s) + s) % s)
+  const PHI = (i: bigint, j: bigint, s: bigint): number => Number((((i * i + j * j + 2n * j + 25n) % s) + s) % s)
+  for (const slots of [2, 7, 16, 2 ** 27 + 1, 2 ** 40 + 15, 2 ** 51 - 1, 2 ** 52 + 1, Number.MAX_SAFE_INTEGER]) {
+    for (const i of [0, 1, -1, 5, 2 ** 33 + 5, slots - 1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER]) {
+      t.equal(requestSlot(i, slots), H(BigInt(i), BigInt(slots)), `H(${i}) mod ${slots}`)
+      for (const j of [0, 3, slots - 1]) {
+        t.equal(virtualServerSlot(i, j, slots), PHI(BigInt(i), BigInt(j), BigInt(slots)), `Φ(${i}, ${j}) mod ${slots}`)
+      }
+    }
+  }
+})
+
+t.test('the failover order is every replica once, in the order their virtual servers follow the request slot', async t => {
+  const ring = ringOf(5)
+  const placed: string[] = new Array(512)
+  for (const m of ring.members()) for (const s of ring.slotsOf(m.hostname)) placed[s] = m.hostname
+  for (const id of sixDigitIds(300)) {
+    const expected: string[] = []
+    for (let k = 0; k < 512; k++) {
+      const owner = placed[(requestSlot(id, 512) + k) % 512]
+      if (owner !== undefined && !expected.includes(owner)) expected.push(owner)
+    }
+    t.same(ring.preference(id).map(m => m.hostname), expected, `id ${id}`)
+  }
+  t.same(ring.preference(3, 2).map(m => m.hostname), ['server-2', 'server-0'], 'limit: the first two')
+  t.same(ring.preference(3, 0), [], 'limit 0: none')
+})
+
+t.test('removing the last replica empties the map; adding again rebuilds it as new', async t => {
+  const ring = ringOf(1)
+  t.equal(ring.remove('server-0'), true)
+  t.equal(ring.size, 0)
+  t.equal(ring.lookup(3), undefined)
+  t.same(ring.preference(3), [])
+  t.same(ring.arcs(), [])
+  t.same(ring.slotsOf('server-0'), [])
+  ring.add({ id: 0, hostname: 'server-0' })
+  t.same(ring.slotsOf('server-0'), ringOf(1).slotsOf('server-0'))
+  t.equal(ring.lookup(3)?.hostname, 'server-0')
+})
+
+t.test('a map filled exactly takes its last replica; one more is refused and changes nothing', async t => {
+  const full = new AssignmentRing({ slots: 16, vnodes: 4 })
+  for (const m of members(4)) full.add(m)
+  const used = full.members().flatMap(m => full.slotsOf(m.hostname))
+  t.same(used.sort((a, b) => a - b), Array.from({ length: 16 }, (_, s) => s), 'every slot holds one virtual server')
+  const tight = new AssignmentRing({ slots: 19, vnodes: 4 })
+  for (const m of members(4)) tight.add(m)
+  const before = tight.members().map(m => tight.slotsOf(m.hostname))
+  t.throws(() => tight.add({ id: 4, hostname: 'server-4' }), { message: 'no room for 4 more virtual servers in 19 slots' })
+  t.equal(tight.size, 4)
+  t.notOk(tight.has('server-4'))
+  t.same(tight.slotsOf('server-4'), [], 'no virtual server of the refused replica is left behind')
+  t.same(tight.members().map(m => tight.slotsOf(m.hostname)), before)
+  tight.remove('server-0')
+  t.doesNotThrow(() => tight.add({ id: 4, hostname: 'server-4' }), 'a removal frees room')
+})
+
+t.test('the scheme, its sizes and its arcs are what the map holds', async t => {
+  const ring = ringOf(3)
+  t.equal(ring.scheme, 'assignment')
+  t.equal(ring.slots, 512)
+  t.equal(ring.vnodes, 9)
+  t.same(ring.members().map(m => m.hostname), ['server-0', 'server-1', 'server-2'])
+  t.ok(ring.has('server-1'))
+  t.notOk(ring.has('server-3'))
+  // slots 25..109 hold the 27 virtual servers; each arc ends at one and wraps from 110 to 25
+  const arcs = ring.arcs()
+  t.same(arcs[0], { start: 0, length: 26 / 512, hostname: 'server-0' }, 'slots 0..25 are served by slot 25')
+  t.same(arcs[arcs.length - 1], { start: 110 / 512, length: 402 / 512, hostname: 'server-0' }, 'slots 110..511 wrap to slot 25')
+})

@@ -45,3 +45,41 @@ t.test('a ketama ring keeps its arcs while they fit', async t => {
   t.ok(view.segments.length <= 320 && view.segments.length > 100)
   t.ok(covers(view.segments))
 })
+
+/** Segments rounded, to compare with fractions written by hand. */
+function drawn (segments: { start: number, length: number, hostname: string }[]): Array<[string, number, number]> {
+  return segments.map(s => [s.hostname, Number(s.start.toFixed(9)), Number(s.length.toFixed(9))])
+}
+
+t.test('past `resolution` arcs, each bin is drawn in the colour of the owner holding most of it', async t => {
+  const arcs = [
+    { start: 0, length: 0.2, hostname: 'a' },
+    { start: 0.2, length: 0.1, hostname: 'b' },
+    { start: 0.3, length: 0.05, hostname: 'c' },
+    { start: 0.35, length: 0.65, hostname: 'b' }
+  ]
+  // 4 runs (b, c, b do not join) fit 4 arcs: drawn as they are
+  t.same(drawn(ringView(arcs, 4).segments), [['a', 0, 0.2], ['b', 0.2, 0.1], ['c', 0.3, 0.05], ['b', 0.35, 0.65]])
+  // three bins of 1/3: a holds 0.2 of the first (b 0.1, c 0.033); b most of the others
+  t.same(drawn(ringView(arcs, 3).segments), [['a', 0, 0.333333333], ['b', 0.333333333, 0.666666667]])
+  // two bins of 0.5: b holds 0.25 of the first (a 0.2, c 0.05)
+  t.same(drawn(ringView(arcs, 2).segments), [['b', 0, 1]], 'b holds most of both: joined into one arc')
+  t.same(drawn(ringView(arcs.slice().reverse(), 3).segments), drawn(ringView(arcs, 3).segments), 'the input order does not matter')
+})
+
+t.test('a tie in a bin goes to the owner met first; an arc ending at 1 fills the last bin', async t => {
+  const arcs = [
+    { start: 0, length: 0.25, hostname: 'a' },
+    { start: 0.25, length: 0.25, hostname: 'b' },
+    { start: 0.5, length: 0.25, hostname: 'c' },
+    { start: 0.75, length: 0.25, hostname: 'd' }
+  ]
+  t.same(drawn(ringView(arcs, 2).segments), [['a', 0, 0.5], ['c', 0.5, 0.5]])
+  // three bins: a 0.25 and b 0.083 in the first, b and c 0.167 each in the second, c 0.083 and d 0.25 in the third
+  t.same(drawn(ringView(arcs, 3).segments), [['a', 0, 0.333333333], ['b', 0.333333333, 0.333333333], ['d', 0.666666667, 0.333333333]])
+  const wrapping = ringView([{ start: 0.5, length: 0.75, hostname: 'w' }, { start: 0.25, length: 0.25, hostname: 'x' }], 1)
+  t.same(drawn(wrapping.segments), [['w', 0, 1]], 'one bin: w holds 0.75 of it, wrapped')
+  t.equal(wrapping.shares.get('w'), 0.75)
+  t.same(drawn(ringView([{ start: 0.5, length: 0.75, hostname: 'w' }, { start: 0.25, length: 0.25, hostname: 'x' }]).segments), [['w', 0, 0.25], ['x', 0.25, 0.25], ['w', 0.5, 0.5]], 'a wrapping arc split at 1, not joined across it')
+  t.same(ringView([], 4), { shares: new Map(), segments: [] }, 'no arcs: nothing to draw')
+})
