@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type OwnRoute, type RingChange, type ToPrimary, type ToWorker, isOurs } from './messages.js'
 import type { ReplicaHandle } from '../replicas/drivers/driver.js'
 import { type WorkerReport, foldReports } from '../metrics/counts.js'
-import type { Logger } from '../replicas/manager.js'
+import type { Logger } from '../replicas/replica.js'
 
 export interface WorkersOptions {
   count: number

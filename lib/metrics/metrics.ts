@@ -1,6 +1,6 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { InFlight } from '../proxy/in-flight.js'
-import type { Replica, ReplicaState } from '../replicas/manager.js'
+import type { Replica, ReplicaState } from '../replicas/replica.js'
 import { type ReplicaCounts, type WorkerReport, sumAll, sumByHostname, zero } from './counts.js'
 import { VERSION } from '../version.js'
 

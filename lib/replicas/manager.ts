@@ -9,47 +9,7 @@ import { InFlight } from '../proxy/in-flight.js'
 import { checkHostnames, generatedName, lowestFreeIds } from './names.js'
 import { newUpstreamOrigins } from './upstreams.js'
 import type { Ring } from '../rings/index.js'
-
-export type ReplicaState = 'starting' | 'healthy' | 'draining' | 'failed'
-
-export interface Replica extends ReplicaHandle {
-  state: ReplicaState
-  /** heartbeats missed in a row */
-  misses: number
-  /** times this replica was replaced after failing */
-  restarts: number
-  /** failures in a row that came soon after a (re)start: drives the respawn backoff */
-  crashes: number
-  healthySince: number
-}
-
-export interface Logger {
-  info: (obj: object, msg?: string) => void
-  warn: (obj: object, msg?: string) => void
-  error: (obj: object, msg?: string) => void
-}
-
-export interface ReplicaManagerOptions {
-  driver: Driver
-  /** the ring the proxy routes on: the manager keeps it to the healthy replicas */
-  ring: Ring<ReplicaHandle>
-  log: Logger
-  /** replicas to keep running */
-  target: number
-  maxReplicas: number
-  heartbeatMs: number
-  heartbeatTimeoutMs: number
-  /** heartbeats missed in a row before a replica is taken out */
-  heartbeatMisses: number
-  /** the path a heartbeat asks (LB_HEALTH_PATH); any 2xx or 3xx is healthy */
-  healthPath?: string
-  /** how long a new replica has to pass its first heartbeat */
-  readyTimeoutMs: number
-  /** how long /rm waits for in-flight requests before stopping a replica */
-  drainMs: number
-  /** whether requests to a replica are still in flight outside this manager's `load` (a cluster's workers) */
-  busyElsewhere?: (hostname: string) => boolean
-}
+import type { Replica, ReplicaManagerEvents, ReplicaManagerOptions, ReplicaState } from './replica.js'
 
 /**
  * Replicas that failed, each reason said once: three replicas of a missing
@@ -66,19 +26,6 @@ const CRASH_WINDOW_MS = 10_000
 const MAX_BACKOFF_MS = 30_000
 /** tries of an /add whose identities other balancers keep taking first */
 const IDENTITY_ATTEMPTS = 5
-
-export interface ReplicaManagerEvents {
-  /** a replica entered the ring */
-  join: [Replica]
-  /** a replica left the ring (removed, or failed) */
-  leave: [Replica, string]
-  /** a replica left the ring because it failed (after its 'leave'): requests waiting on it will get no answer */
-  fail: [Replica]
-  /** a failed replica was replaced */
-  respawn: [Replica]
-  /** a heartbeat failed */
-  miss: [Replica]
-}
 
 /**
  * Owns the replica set: names and numeric ids, the driver that runs them, the

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { type Replica, ReplicaManager } from '../../lib/replicas/manager.js'
+import { ReplicaManager } from '../../lib/replicas/manager.js'
+import type { Replica } from '../../lib/replicas/replica.js'
 import { ringDigest } from '../../lib/rings/digest.js'
 import { type RingOptions, createRing } from '../../lib/rings/index.js'
 import { FakeSwarm, FakeSwarmDriver } from '../support/fake-swarm.js'

@@ -1,7 +1,8 @@
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { type Replica, ReplicaManager } from '../../lib/replicas/manager.js'
+import { ReplicaManager } from '../../lib/replicas/manager.js'
+import type { Replica } from '../../lib/replicas/replica.js'
 import { createRing } from '../../lib/rings/index.js'
 import { InProcessDriver } from '../support/in-process-driver.js'
 
