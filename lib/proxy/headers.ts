@@ -139,8 +139,9 @@ export type TargetCheck = { path: string } | { refused: string }
  */
 export function checkTarget (request: Pick<IncomingMessage, 'url' | 'httpVersion' | 'rawHeaders'>): TargetCheck {
   const { httpVersion, rawHeaders } = request
-  // HTTP/2 (over TLS) is framed by its own frames, its target a :path that Node's HTTP/2 server has checked
-  if (httpVersion === '2.0') return request.url?.startsWith('/') === true ? { path: request.url } : { refused: `the request target must be a path: ${JSON.stringify((request.url ?? '').slice(0, 80))}` }
+  // a real HTTP/2 request (over TLS: it has a stream) is framed by its own frames, its target a :path
+  // that Node's HTTP/2 server has checked; an HTTP/1 request line that only says HTTP/2.0 is refused below
+  if (httpVersion === '2.0' && (request as { stream?: unknown }).stream !== undefined) return request.url?.startsWith('/') === true ? { path: request.url } : { refused: `the request target must be a path: ${JSON.stringify((request.url ?? '').slice(0, 80))}` }
   if (httpVersion !== '1.1' && httpVersion !== '1.0') return { refused: `HTTP/${httpVersion} is not served: HTTP/1.1 or HTTP/1.0 only` }
   let host: string | undefined
   for (let i = 0; i < rawHeaders.length; i += 2) {
