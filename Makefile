@@ -109,5 +109,7 @@ swarm-down:
 	@for _ in $$(seq 1 50); do ! docker network inspect $(RINGLB_SWARM_NETWORK) >/dev/null 2>&1 && break; docker network rm $(RINGLB_SWARM_NETWORK) >/dev/null 2>&1 || sleep 0.2; done
 	@if [ "$$(docker node inspect self -f '{{index .Spec.Labels "$(SWARM_INIT_LABEL)"}}' 2>/dev/null)" = "$(RINGLB_STACK)" ] && [ -z "$$(docker service ls -q)" ]; then \
 	  echo "leaving the single-node swarm swarm-up made"; \
-	  docker swarm leave --force >/dev/null && docker network rm docker_gwbridge >/dev/null 2>&1; true; \
+	  docker swarm leave --force >/dev/null; \
+	  for _ in $$(seq 1 100); do ! docker network inspect docker_gwbridge >/dev/null 2>&1 && break; docker network rm docker_gwbridge >/dev/null 2>&1 || sleep 0.2; done; \
+	  docker network inspect docker_gwbridge >/dev/null 2>&1 && echo "docker_gwbridge is still in use: $$(docker network inspect -f '{{json .Containers}}' docker_gwbridge)"; true; \
 	fi

@@ -8,7 +8,7 @@ import { freePort } from '../lib/free-port.js'
 import { SwarmDriver, TASK_INSTANCE_LABEL } from '../lib/replicas/drivers/swarm.js'
 import { swarmChaos } from '../scripts/chaos/swarm.js'
 import { IMAGE, dockerSkipReason } from './docker-engine.js'
-import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, startBalancer, startSwarmCluster, taskNodes, until } from '../scripts/lib/swarm-cluster.js'
+import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, removeGatewayBridge, startBalancer, startSwarmCluster, taskNodes, until } from '../scripts/lib/swarm-cluster.js'
 
 /*
  * LB_DRIVER=swarm on a real two-node swarm built on this machine: the
@@ -169,6 +169,7 @@ async function suite (cluster: SwarmCluster): Promise<void> {
     t.equal((await run('docker', ['ps', '-aq', '--filter', `label=${TEST_RUN_LABEL}=${cluster.id}`])).stdout.trim(), '', 'no balancer container')
     t.notOk((await run('ip', ['netns', 'list'])).stdout.includes(`rlb-${cluster.id}`), 'no namespace')
     await t.rejects(cluster.node2.ping(), 'no second engine')
+    if (!cluster.gatewayBridgeExisted) t.equal((await run('docker', ['network', 'ls', '-q', '--filter', 'name=^docker_gwbridge$'])).stdout.trim(), '', 'no gateway bridge the swarm made')
   })
 
   await t.test('from an engine in no swarm, make swarm-up makes a single-node swarm and serves /home; make swarm-down leaves no swarm either', async t => {
@@ -176,7 +177,7 @@ async function suite (cluster: SwarmCluster): Promise<void> {
       // whatever happened, the shared engine is left as it was found: in no swarm
       if (await dockerInfo('{{.Swarm.LocalNodeState}}') !== 'inactive') {
         await run('docker', ['swarm', 'leave', '--force'])
-        await run('docker', ['network', 'rm', 'docker_gwbridge']).catch(() => {})
+        await removeGatewayBridge().catch(() => {})
       }
     })
     await makeSwarmUpDown(t, `${cluster.id}single`, `${cluster.instance}-single`)

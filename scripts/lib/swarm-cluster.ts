@@ -35,6 +35,8 @@ export interface SwarmCluster {
   node1Address: string
   node2Address: string
   node2Hostname: string
+  /** whether the machine's engine had a docker_gwbridge network before: teardown removes it only when not */
+  gatewayBridgeExisted: boolean
   /** stops the worker's engine: a node lost */
   stopNode2: () => Promise<void>
   teardown: () => Promise<void>
@@ -57,6 +59,22 @@ function vethAddresses (bytes: Buffer): [string, string] {
   return [`${prefix}.${last + 1}`, `${prefix}.${last + 2}`]
 }
 
+/**
+ * Removes the `docker_gwbridge` network a swarm leaves behind on the machine's engine. Right after
+ * `docker swarm leave` the ingress sandbox may still hold an endpoint on it: the removal is retried
+ * for up to 10 s, and is done when the network is gone.
+ */
+export async function removeGatewayBridge (): Promise<void> {
+  const main = new Docker()
+  for (let i = 0; ; i++) {
+    try { await main.getNetwork('docker_gwbridge').remove(); return } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return
+      if (i >= 50) throw err
+      await sleep(200)
+    }
+  }
+}
+
 export async function startSwarmCluster (image: string, log: (line: string) => void = () => {}): Promise<SwarmCluster> {
   const state = await swarmState()
   if (state !== 'inactive') throw new Error(`the machine's engine is already in a swarm (${state}): a two-node test swarm would change it; leave it first`)
@@ -74,7 +92,7 @@ export async function startSwarmCluster (image: string, log: (line: string) => v
   let dockerd: ChildProcess | undefined
   let swarmCreated = false
   const instance = `ringlb-swarm-${id}`
-  const cluster: Partial<SwarmCluster> = { id, instance, prefix: `s${id}-`, network: `rlb-${id}`, node2Socket, node1Address, node2Address, node2Hostname }
+  const cluster: Partial<SwarmCluster> = { id, instance, prefix: `s${id}-`, network: `rlb-${id}`, node2Socket, node1Address, node2Address, node2Hostname, gatewayBridgeExisted: gwbridgeExisted }
 
   const stopNode2 = async (): Promise<void> => {
     if (dockerd?.pid === undefined || dockerd.exitCode !== null || dockerd.signalCode !== null) return
@@ -124,7 +142,7 @@ export async function startSwarmCluster (image: string, log: (line: string) => v
       await quiet('swarm leave', async () => { await sh('docker', ['swarm', 'leave', '--force']) })
     }
     await quiet('node 2 engine', stopNode2)
-    if (!gwbridgeExisted) await quiet('docker_gwbridge', async () => { await sh('docker', ['network', 'rm', 'docker_gwbridge']).catch(() => {}) })
+    if (!gwbridgeExisted) await quiet('docker_gwbridge', removeGatewayBridge)
     await quiet('namespace', async () => { await sh('ip', ['netns', 'del', netns]) })
     await quiet('link', async () => { await sh('ip', ['link', 'del', hostVeth]).catch(() => {}) })
     await quiet('directories', async () => {

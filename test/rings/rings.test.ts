@@ -73,12 +73,15 @@ for (const scheme of ['maglev', 'ring'] as const) {
       t.equal(new Set(order).size, 4)
     }
     t.equal(ring.preference(ids[0], 2).length, 2, 'limit')
+    t.same(ring.preference(ids[0], 10), ring.preference(ids[0]), 'a limit above the member count gives every member once, and ends')
   })
 
   t.test(`${scheme}: empty ring, duplicates, arcs`, async t => {
     const ring = ringOf(scheme, [])
     t.equal(ring.lookup(1), undefined)
     t.same(ring.preference(1), [])
+    t.same(ring.arcs(), [], 'a ring with no member has no arcs')
+    t.equal(ids.slice(0, 1000).find(id => ring.lookup(id) !== undefined), undefined, 'no id has an owner')
     ring.add({ id: 0, hostname: 'a' })
     t.throws(() => ring.add({ id: 1, hostname: 'a' }), /already in the ring/)
     t.equal(ring.remove('b'), false)
