@@ -43,7 +43,10 @@ function first (value: unknown): string | undefined {
   return undefined
 }
 
-function sourceText (source: HashKeySource, request: KeyInputs): string | undefined {
+/** A source that reads the request; `random` reads nothing and ends the list. */
+type ReadingSource = Exclude<HashKeySource, { kind: 'random' }>
+
+function sourceText (source: ReadingSource, request: KeyInputs): string | undefined {
   switch (source.kind) {
     case 'query': return first((request.query as Record<string, unknown> | undefined)?.[source.name])
     case 'header': return first(request.headers[source.name])
@@ -56,7 +59,6 @@ function sourceText (source: HashKeySource, request: KeyInputs): string | undefi
       return q === -1 ? request.url : request.url.slice(0, q)
     }
     case 'ip': return request.ip
-    case 'random': return undefined
   }
 }
 

@@ -12,11 +12,14 @@ t.test('LB_HASH_KEY: an ordered list of sources; the default is the id parameter
     { kind: 'ip' }
   ], 'header names lower-cased, spaces trimmed')
   t.same([...keyHeaders(parseHashKey('header:x-a,cookie:s,query:q,header:x-b'))], ['x-a', 'cookie', 'x-b'], 'what the fast path must read')
+  t.same([...keyHeaders(parseHashKey('header:x-a,query:q,path'))], ['x-a'], 'no cookie source: the Cookie header is not read')
+  t.same([...keyHeaders(parseHashKey('query:q,ip,random'))], [], 'no header or cookie source: no header')
 })
 
 t.test('a bad LB_HASH_KEY stops start-up naming the variable and the entry', async t => {
   const cases: Array<[string, RegExp]> = [
     ['query', /LB_HASH_KEY has 'query': give query:<name>/],
+    ['header', /LB_HASH_KEY has 'header': give header:<header name>/],
     ['header:', /LB_HASH_KEY has 'header:': give header:<header name>/],
     ['header:x y', /LB_HASH_KEY has 'header:x y'/],
     ['cookie:a=b', /LB_HASH_KEY has 'cookie:a=b'/],
@@ -36,4 +39,9 @@ t.test('a cookie is found by name among others, quotes removed', async t => {
   t.equal(cookieValue('xsession=1; session=2', 'session'), '2', 'not by suffix')
   t.equal(cookieValue('a=1', 'session'), undefined)
   t.equal(cookieValue('session=1; session=2', 'session'), '1', 'the first')
+  t.equal(cookieValue('b=2; a=1', 'a'), '1', 'a one-letter name')
+  t.equal(cookieValue('sessionx; session=s-1', 'session'), 's-1', 'a pair without = is no cookie of that name')
+  t.equal(cookieValue('session=s-1 ; b=2', 'session'), 's-1', 'spaces around a value are not part of it')
+  t.equal(cookieValue('session=a"b"', 'session'), 'a"b"', 'quotes inside a value stay')
+  t.equal(cookieValue('session="a"b', 'session'), '"a"b', 'a value that only starts with a quote keeps it')
 })

@@ -1,6 +1,8 @@
+import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import { InFlight } from '../../lib/proxy/in-flight.js'
-import { Lifecycle, type ProxyTarget } from '../../lib/proxy/lifecycle.js'
+import { parseHashKey } from '../../lib/proxy/key-sources.js'
+import { Lifecycle, NO_REPLICAS, type ProxyTarget, replicaFailed } from '../../lib/proxy/lifecycle.js'
 import { createRing } from '../../lib/rings/index.js'
 
 /*
@@ -12,7 +14,7 @@ import { createRing } from '../../lib/rings/index.js'
 const KEY = 123456
 const source = (id: number | string = KEY): { query: Record<string, string>, headers: Record<string, string>, url: string, ip: string } => ({ query: { id: String(id) }, headers: {}, url: `/?id=${id}`, ip: '127.0.0.1' })
 
-function setup (n = 3, balanceFactor = 0) {
+function setup (n = 3, balanceFactor = 0, hashKey?: string) {
   const ring = createRing<ProxyTarget>({ scheme: 'maglev', slots: 512, vnodes: 9, tableSize: 251, ringVnodes: 160 })
   for (let id = 0; id < n; id++) ring.add({ id, hostname: `server-${id}`, url: `http://127.0.0.1:${40000 + id}` })
   const load = new InFlight()
@@ -27,7 +29,8 @@ function setup (n = 3, balanceFactor = 0) {
       answered: (hostname, statusCode, s) => { events.push(`answered ${hostname} ${statusCode}`); seconds.push(s) },
       broken: hostname => events.push(`broken ${hostname}`),
       retried: hostname => events.push(`retried ${hostname}`)
-    }
+    },
+    hashKey: hashKey === undefined ? undefined : parseHashKey(hashKey)
   })
   const [owner, next, third] = ring.preference(KEY).map(r => r.hostname)
   return { ring, load, events, seconds, lifecycle, owner, next, third }
@@ -135,4 +138,72 @@ t.test('pick: the owner, or with bounded loads the next replica with room', asyn
   t.equal(bounded.lifecycle.pick(KEY)?.hostname, bounded.next, 'a loaded owner passes the request on')
   const request = bounded.lifecycle.begin(source(), 'GET')
   t.equal(request?.replica.hostname, bounded.next, 'and so does begin')
+})
+
+t.test('the time counted is the time from the request\'s arrival to its answer, in seconds', async t => {
+  const { lifecycle, seconds } = setup()
+  const before = performance.now()
+  const request = lifecycle.begin(source(), 'GET')
+  const begun = performance.now()
+  await new Promise(resolve => setTimeout(resolve, 20))
+  const answering = performance.now()
+  request?.answered(200)
+  const after = performance.now()
+  t.ok(seconds[0] >= (answering - begun) / 1000, `at least the time between begin and answer: ${seconds[0]}`)
+  t.ok(seconds[0] <= (after - before) / 1000, `at most the time around them: ${seconds[0]}`)
+})
+
+t.test('an upgraded request is counted as answered 101 at once, and stays in flight until its tunnel closes', async t => {
+  const { lifecycle, load, events, seconds, owner } = setup()
+  const request = lifecycle.begin(source(), 'GET')
+  request?.upgraded()
+  t.same(events, [`answered ${owner} 101`])
+  t.ok(seconds[0] >= 0 && seconds[0] < 5, 'the handshake\'s time')
+  t.equal(load.get(owner), 1, 'in flight while the tunnel lasts')
+  request?.tunnelClosed()
+  t.equal(load.get(owner), 0, 'out when it closes')
+  request?.tunnelClosed()
+  t.equal(load.total, 0, 'counted out once')
+  t.same(events, [`answered ${owner} 101`], 'nothing more counted')
+})
+
+t.test('requests still waiting on a failed replica end with a reset connection, so an idempotent one is retried', async t => {
+  const error = replicaFailed()
+  t.ok(error instanceof Error)
+  t.equal((error as Error & { code: string }).code, 'ECONNRESET')
+  t.match(error.message, /replica failed/, 'a message for the log')
+  const { lifecycle, next } = setup()
+  const request = lifecycle.begin(source(), 'GET')
+  t.same(request?.noAnswer((error as Error & { code: string }).code), { retry: request?.replica })
+  t.equal(request?.replica.hostname, next)
+})
+
+t.test('with no replica the transport answers the contract\'s 503 message', async t => {
+  t.equal(NO_REPLICAS, 'no replicas are available')
+})
+
+t.test('the key comes from the configured sources, and the lifecycle names the headers and query parameters they read', async t => {
+  const { lifecycle } = setup(3, 0, 'cookie:s,header:x-user,query:user,path,query:id')
+  t.same([...lifecycle.keyHeaders], ['cookie', 'x-user'])
+  t.same(lifecycle.keyParameters, ['user', 'id'], 'the query sources, in order')
+  const request = lifecycle.begin({ query: { id: '5' }, headers: { 'x-user': '77' }, url: '/?id=5', ip: '127.0.0.1' }, 'GET')
+  t.equal(request?.key, 77, 'the header before the id')
+  t.same(setup(3, 0, 'header:x-user,ip').lifecycle.keyParameters, [], 'no query source: no parameter to parse')
+  t.same(setup().lifecycle.keyParameters, ['id'], 'the default: the id parameter')
+})
+
+t.test('with bounded loads off a pick is one ring lookup: neither the loads nor the preference order are read', async t => {
+  const { lifecycle, ring, load, owner } = setup(3, 0)
+  const read: string[] = []
+  const preference = ring.preference.bind(ring)
+  ring.preference = (key, limit) => { read.push('preference'); return preference(key, limit) }
+  const get = load.get.bind(load)
+  load.get = hostname => { read.push('load'); return get(hostname) }
+  t.equal(lifecycle.pick(KEY)?.hostname, owner)
+  t.same(read, [])
+  const bounded = setup(3, 1.25)
+  const boundedPreference = bounded.ring.preference.bind(bounded.ring)
+  bounded.ring.preference = (key, limit) => { read.push('preference'); return boundedPreference(key, limit) }
+  t.equal(bounded.lifecycle.pick(KEY)?.hostname, bounded.owner)
+  t.same(read, ['preference'], 'on: the preference order is read')
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { pickBounded } from '../../lib/rings/bounded-load.js'
 import { hashText } from '../../lib/rings/hash.js'
-import { parseHashKey } from '../../lib/proxy/key-sources.js'
+import { type HashKeySource, parseHashKey } from '../../lib/proxy/key-sources.js'
 import { type KeyInputs, keyOfText, parseIntegerId, requestKey } from '../../lib/proxy/request-key.js'
 import { createRing, type Member } from '../../lib/rings/index.js'
 import { members } from '../fixtures.js'
@@ -61,4 +61,28 @@ t.test('bounded loads: an owner above factor × average load passes the request 
   for (const m of members(4)) loads.set(m.hostname, 10)
   // capacity = ceil(1.25 × 41 / 4) = 13: everyone has room again
   t.equal(pickBounded(ring, key, 1.25, load, total()), owner)
+})
+
+t.test('the path source is the whole target when it has no query string, and the part before the first ? when it has one', async t => {
+  const path = parseHashKey('path')
+  const at = (url: string): KeyInputs => ({ query: undefined, headers: {}, url, ip: '127.0.0.1' })
+  t.equal(requestKey(at('/a/b'), path), hashText('/a/b'), 'no query: every character')
+  t.equal(requestKey(at('/?x=1'), path), hashText('/'), 'a ? right after the first character')
+  t.equal(requestKey(at('/a?b?c'), path), hashText('/a'), 'the first ?')
+})
+
+t.test('a query value that is not text, as a custom query parser may give, is no key: the next source is read', async t => {
+  const req = (id: unknown): KeyInputs => ({ query: { id }, headers: { 'x-request-id': '8' }, url: '/', ip: '127.0.0.1' })
+  t.equal(requestKey(req(7)), 8, 'a number')
+  t.equal(requestKey(req([7, '9'])), 8, 'a list whose first value is a number')
+  t.equal(requestKey(req([])), 8, 'an empty list')
+  t.equal(requestKey(req({ 0: '9' })), 8, 'an object')
+})
+
+t.test('random ends the list: the sources after it are never read', async t => {
+  // parseHashKey refuses a source after random; requestKey takes any list, and stops there too
+  const sources: HashKeySource[] = [{ kind: 'random' }, { kind: 'query', name: 'id' }]
+  const base: KeyInputs = { query: { id: '42' }, headers: {}, url: '/?id=42', ip: '127.0.0.1' }
+  const keys = Array.from({ length: 20 }, () => requestKey(base, sources))
+  t.ok(keys.every(k => k >= 100000 && k <= 999999), 'random 6-digit keys, never the id 42')
 })
