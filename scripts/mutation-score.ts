@@ -28,6 +28,7 @@ const FLOORS: Array<[string, number]> = [
 
 const DETECTED = new Set(['Killed', 'Timeout'])
 const UNDETECTED = new Set(['Survived', 'NoCoverage'])
+const INVALID = new Set(['RuntimeError', 'CompileError'])
 /** Stryker's own reason for a comment that gives none */
 const NO_REASON = /^Ignored using a comment$/
 
@@ -43,7 +44,9 @@ for (const [file, { mutants }] of Object.entries(report.files).sort(([a], [b]) =
   const score = detected + undetected.length === 0 ? 100 : (100 * detected) / (detected + undetected.length)
   const floor = FLOORS.find(([prefix]) => file.startsWith(prefix))?.[1] ?? 0
   const equivalent = mutants.filter(m => m.status === 'Ignored')
-  rows.push(`${file.padEnd(32)} ${String(mutants.length).padStart(5)} mutants  ${String(detected).padStart(4)} killed  ${String(undetected.length).padStart(3)} alive  ${String(equivalent.length).padStart(3)} equivalent  ${score.toFixed(2).padStart(6)}%  (floor ${floor}%)`)
+  // as in Stryker's own score: a mutant that stops the tests from loading at all (a module that throws on import) is invalid, in neither count
+  const invalid = mutants.filter(m => INVALID.has(m.status)).length
+  rows.push(`${file.padEnd(32)} ${String(mutants.length).padStart(5)} mutants  ${String(detected).padStart(4)} killed  ${String(undetected.length).padStart(3)} alive  ${String(equivalent.length).padStart(3)} equivalent  ${String(invalid).padStart(3)} invalid  ${score.toFixed(2).padStart(6)}%  (floor ${floor}%)`)
   if (score < floor) failures.push(`${file}: ${score.toFixed(2)}% is below ${floor}%`)
   for (const m of undetected) failures.push(`${file}:${m.location.start.line}:${m.location.start.column} ${m.status}: ${m.mutatorName} → ${JSON.stringify(m.replacement ?? '')}`)
   for (const m of equivalent) {
