@@ -34,3 +34,34 @@ t.test('assignment rings with the same members but another history, and so other
   const differ = Array.from({ length: 5000 }, (_, key) => key).some(key => straight.lookup(key)?.hostname !== winding.lookup(key)?.hostname)
   t.equal(ringDigest(straight, opts) !== ringDigest(winding, opts), differ, differ ? 'routes differ, digests differ' : 'routes agree, digests agree')
 })
+
+t.test('the digest of a known ring is a known value: balancers of two versions that route alike show one digest', async t => {
+  // like the golden mappings (test/rings/golden/), these change only on purpose, with the changelog saying so
+  const known: Record<SchemeName, [string, string]> = {
+    maglev: ['71a81e861c572f9f', '01209d4ab38a7253'],
+    ring: ['249a213b03d2a75e', '11ac8b6622e50c8f'],
+    assignment: ['7a19fc4cdab882c2', '367ebae4fd837616'],
+    'round-robin': ['8370271bfabdf91f', 'cba9ccf20fc77fcc']
+  }
+  for (const [scheme, [three, empty]] of Object.entries(known) as Array<[SchemeName, [string, string]]>) {
+    t.equal(ringDigest(ringOf(options(scheme), members('server-0', 'server-1', 'server-2')), options(scheme)), three, `${scheme}: server-0..2`)
+    t.equal(ringDigest(ringOf(options(scheme), []), options(scheme)), empty, `${scheme}: no member`)
+  }
+})
+
+t.test('empty rings differ by the parameters their scheme will lay members out by, and by no other', async t => {
+  const emptyDigest = (opts: RingOptions): string => ringDigest(ringOf(opts, []), opts)
+  const changes: Array<[SchemeName, Partial<RingOptions>, boolean]> = [
+    ['maglev', { tableSize: 251 }, true],
+    ['maglev', { slots: 64, vnodes: 3, ringVnodes: 40 }, false],
+    ['ring', { ringVnodes: 40 }, true],
+    ['ring', { slots: 64, vnodes: 3, tableSize: 251 }, false],
+    ['assignment', { slots: 64 }, true],
+    ['assignment', { vnodes: 3 }, true],
+    ['assignment', { tableSize: 251, ringVnodes: 40 }, false],
+    ['round-robin', { slots: 64, vnodes: 3, tableSize: 251, ringVnodes: 40 }, false]
+  ]
+  for (const [scheme, more, differs] of changes) {
+    t.equal(emptyDigest(options(scheme, more)) !== emptyDigest(options(scheme)), differs, `${scheme} with ${JSON.stringify(more)}: ${differs ? 'another digest' : 'the same digest'}`)
+  }
+})

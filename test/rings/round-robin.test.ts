@@ -1,5 +1,6 @@
 import t from 'tap'
 import { RoundRobinRing } from '../../lib/rings/round-robin.js'
+import { createRing } from '../../lib/rings/index.js'
 
 const ringOf = (...hostnames: string[]): RoundRobinRing => {
   const ring = new RoundRobinRing()
@@ -52,4 +53,10 @@ t.test('round-robin: the ring view shows equal shares in id order', async t => {
     { start: 0.5, length: 0.25, hostname: 'c' },
     { start: 0.75, length: 0.25, hostname: 'd' }
   ])
+})
+
+t.test('round-robin: the scheme factory makes it', async t => {
+  const ring = createRing({ scheme: 'round-robin', slots: 512, vnodes: 9, tableSize: 65537, ringVnodes: 160 })
+  t.type(ring, RoundRobinRing)
+  t.equal(ring.scheme, 'round-robin')
 })

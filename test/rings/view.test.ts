@@ -83,3 +83,11 @@ t.test('a tie in a bin goes to the owner met first; an arc ending at 1 fills the
   t.same(drawn(ringView([{ start: 0.5, length: 0.75, hostname: 'w' }, { start: 0.25, length: 0.25, hostname: 'x' }]).segments), [['w', 0, 0.25], ['x', 0.25, 0.25], ['w', 0.5, 0.5]], 'a wrapping arc split at 1, not joined across it')
   t.same(ringView([], 4), { shares: new Map(), segments: [] }, 'no arcs: nothing to draw')
 })
+
+t.test('past `resolution` arcs, a bin no arc covers is drawn in no colour', async t => {
+  // ten arcs of 0.05 cover the first half only: two bins of four are held, two by nobody
+  const arcs = Array.from({ length: 10 }, (_, i) => ({ start: i / 20, length: 1 / 20, hostname: i % 2 === 0 ? 'a' : 'b' }))
+  const view = ringView(arcs, 4)
+  t.same(drawn(view.segments), [['a', 0, 0.25], ['b', 0.25, 0.25]], 'a holds 3 of 5 arcs in the first bin, b in the second; nothing after 0.5')
+  t.equal(Number((view.shares.get('a') as number).toFixed(9)), 0.25)
+})
