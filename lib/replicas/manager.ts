@@ -1,29 +1,16 @@
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fastq from 'fastq'
-import { type Driver, IdentityTaken, type ReplicaHandle, type ReplicaSpec } from './drivers/driver.js'
+import { type Driver, IdentityTaken, type ReplicaHandle } from './drivers/driver.js'
 import { LbError, badRequest, conflict, notFound, unavailable } from '../errors.js'
 import { EngineFollower } from './engine-follower.js'
 import { type HeartbeatStatus, heartbeatStatus } from './heartbeat.js'
 import { InFlight } from '../proxy/in-flight.js'
-import { checkHostnames, generatedName, lowestFreeIds } from './names.js'
+import { checkHostnames, replicaSpecs } from './names.js'
 import { newUpstreamOrigins } from './upstreams.js'
 import type { Ring } from '../rings/index.js'
-import type { Replica, ReplicaManagerEvents, ReplicaManagerOptions, ReplicaState } from './replica.js'
+import { type Replica, type ReplicaManagerEvents, type ReplicaManagerOptions, type ReplicaState, crashesAfterFailure, failureList, respawnDelayMs } from './replica.js'
 
-/**
- * Replicas that failed, each reason said once: three replicas of a missing
- * image are `'a', 'b', 'c': No such image ...`, not the engine's sentence three times.
- */
-function failureList (failures: Array<{ name: string, reason: string }>): string {
-  const byReason = new Map<string, string[]>()
-  for (const { name, reason } of failures) byReason.set(reason, [...(byReason.get(reason) ?? []), `'${name}'`])
-  return [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ')
-}
-
-/** A failure soon after a start counts as a crash loop, and backs off. */
-const CRASH_WINDOW_MS = 10_000
-const MAX_BACKOFF_MS = 30_000
 /** tries of an /add whose identities other balancers keep taking first */
 const IDENTITY_ATTEMPTS = 5
 
@@ -228,7 +215,7 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
     const takenIds = new Set<number>()
     const takenNames = new Set<string>()
     for (let attempt = 1; ; attempt++) {
-      const specs = this.specs(n, hostnames, takenIds, takenNames, urls)
+      const specs = replicaSpecs(n, hostnames, [...this.replicas.values()].map(r => r.id).concat([...takenIds]), [...this.replicas.keys(), ...takenNames], urls)
       const started = await Promise.allSettled(specs.map(async spec => await this.startOne(spec)))
       const failed = started.flatMap((result, i) => result.status === 'rejected' ? [{ spec: specs[i], reason: result.reason as Error }] : [])
       // the driver left nothing of these: their identity is another balancer's replica
@@ -253,17 +240,6 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
         takenNames.add(spec.hostname)
       }
     }
-  }
-
-  /** Identities for `n` new replicas: the given names first, the lowest free ids. */
-  private specs (n: number, hostnames: string[], takenIds: Set<number>, takenNames: Set<string>, urls?: string[]): ReplicaSpec[] {
-    const ids = lowestFreeIds([...this.replicas.values()].map(r => r.id).concat([...takenIds]), n)
-    const taken = new Set([...this.replicas.keys(), ...hostnames, ...takenNames])
-    return ids.map((id, i) => {
-      const hostname = hostnames[i] ?? generatedName(id, taken)
-      taken.add(hostname)
-      return { id, hostname, url: urls?.[i] }
-    })
   }
 
   /** Starts one replica and waits for its first heartbeat; not yet in the ring. */
@@ -348,8 +324,8 @@ export class ReplicaManager extends EventEmitter<ReplicaManagerEvents> {
 
   private respawn (replica: Replica): void {
     if (this.closed) return
-    replica.crashes = Date.now() - replica.healthySince < CRASH_WINDOW_MS ? replica.crashes + 1 : 1
-    const delay = replica.crashes <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** (replica.crashes - 2))
+    replica.crashes = crashesAfterFailure(replica, Date.now())
+    const delay = respawnDelayMs(replica.crashes)
     setTimeout(() => {
       void this.serial(async () => {
         // removed by /rm meanwhile, or replaced already

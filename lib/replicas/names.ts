@@ -1,4 +1,5 @@
 import { badRequest } from '../errors.js'
+import type { ReplicaSpec } from './drivers/driver.js'
 
 /** Replica hostnames are container names: Docker's rule for them. */
 export const HOSTNAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$'
@@ -35,4 +36,14 @@ export function checkHostnames (hostnames: unknown[]): void {
     if (seen.has(name)) throw badRequest(`hostname '${name}' is given more than once`)
     seen.add(name)
   }
+}
+
+/** Identities for `n` new replicas: the given names first, then generated ones; the lowest ids not taken. */
+export function replicaSpecs (n: number, hostnames: string[], takenIds: Iterable<number>, takenNames: Iterable<string>, urls?: string[]): ReplicaSpec[] {
+  const taken = new Set([...takenNames, ...hostnames])
+  return lowestFreeIds(takenIds, n).map((id, i) => {
+    const hostname = hostnames[i] ?? generatedName(id, taken)
+    taken.add(hostname)
+    return { id, hostname, url: urls?.[i] }
+  })
 }

@@ -3,7 +3,8 @@ import type { Ring } from '../rings/index.js'
 
 /*
  * What the replica manager (manager.ts) keeps of each replica, what it is
- * given, and what it tells: the types the rest of the balancer reads it by.
+ * given, and what it tells: the types the rest of the balancer reads it by;
+ * and the manager's rules that need no state of its own (crash backoff, failure messages).
  */
 
 export type ReplicaState = 'starting' | 'healthy' | 'draining' | 'failed'
@@ -58,4 +59,28 @@ export interface ReplicaManagerEvents {
   respawn: [Replica]
   /** a heartbeat failed */
   miss: [Replica]
+}
+
+/** A failure soon after a start counts as a crash loop, and backs off. */
+const CRASH_WINDOW_MS = 10_000
+const MAX_BACKOFF_MS = 30_000
+
+/** The replica's crashes in a row once it failed: one more when it failed within the crash window of its start, else this one alone. */
+export function crashesAfterFailure (replica: Pick<Replica, 'crashes' | 'healthySince'>, now: number): number {
+  return now - replica.healthySince < CRASH_WINDOW_MS ? replica.crashes + 1 : 1
+}
+
+/** No wait after a first crash; then 0.5 s, doubling up to 30 s. */
+export function respawnDelayMs (crashes: number): number {
+  return crashes <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** (crashes - 2))
+}
+
+/**
+ * Replicas that failed, each reason said once: three replicas of a missing
+ * image are `'a', 'b', 'c': No such image ...`, not the engine's sentence three times.
+ */
+export function failureList (failures: Array<{ name: string, reason: string }>): string {
+  const byReason = new Map<string, string[]>()
+  for (const { name, reason } of failures) byReason.set(reason, [...(byReason.get(reason) ?? []), `'${name}'`])
+  return [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ')
 }
