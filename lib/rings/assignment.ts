@@ -15,7 +15,6 @@ function addMod (a: number, b: number, m: number): number {
 /** Non-negative remainder, also for negative keys; never leaves [0, m), so never loses precision. */
 function mod (n: number, m: number): number {
   const r = n % m
-  // Stryker disable next-line EqualityOperator: for r = 0 it gives m instead of 0, and every caller reduces the result modulo m again
   return r < 0 ? r + m : r
 }
 
@@ -57,9 +56,7 @@ export class AssignmentRing<T extends Member = Member> implements Ring<T> {
   constructor (options: { slots: number, vnodes: number }) {
     this.slots = options.slots
     this.vnodes = options.vnodes
-    // Stryker disable next-line ArrayDeclaration: a shorter array reads undefined past its end as the filled one reads its slots, and it is only read and written by slot index
     this.placed = new Array(this.slots).fill(undefined)
-    // Stryker disable next-line MethodExpression: sharing the array is unseen: until the first add both hold no member, and the first add gives `served` an array of its own
     this.served = this.placed.slice()
   }
 
@@ -82,7 +79,6 @@ export class AssignmentRing<T extends Member = Member> implements Ring<T> {
   remove (hostname: string): boolean {
     const member = this.byName.get(hostname)
     if (member === undefined) return false
-    // Stryker disable next-line EqualityOperator: placed[slots] is undefined, never the member
     for (let s = 0; s < this.slots; s++) if (this.placed[s] === member) this.placed[s] = undefined
     this.byName.delete(hostname)
     this.reindex()
@@ -92,7 +88,6 @@ export class AssignmentRing<T extends Member = Member> implements Ring<T> {
   /** The slots holding a member's virtual servers, in ascending order. */
   slotsOf (hostname: string): number[] {
     const out: number[] = []
-    // Stryker disable next-line EqualityOperator: placed[slots] is undefined, and has no hostname
     for (let s = 0; s < this.slots; s++) if (this.placed[s]?.hostname === hostname) out.push(s)
     return out
   }
@@ -115,7 +110,6 @@ export class AssignmentRing<T extends Member = Member> implements Ring<T> {
   }
 
   private reindex (): void {
-    // Stryker disable next-line ArrayDeclaration: the walk below writes every slot from the last one down, so the array has its full length either way
     const served: (T | undefined)[] = new Array(this.slots)
     // walk counter-clockwise once: past the last virtual server a slot wraps to the first one
     let next = this.placed.find(member => member !== undefined)

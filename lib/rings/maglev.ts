@@ -61,7 +61,6 @@ export class MaglevRing<T extends Member = Member> implements Ring<T> {
     const m = this.tableSize
     // hostname order: the default sort compares UTF-16 code units, the same on every balancer
     const members = [...this.byName.keys()].sort().map(hostname => this.byName.get(hostname) as T)
-    // Stryker disable next-line ArrayDeclaration: a shorter array reads undefined past its end just as the filled one does, and the fill below writes every slot
     const table: (T | undefined)[] = new Array(m).fill(undefined)
     if (members.length > 0) {
       const position = new Float64Array(members.length)

@@ -44,7 +44,6 @@ export function byId<T extends Member> (members: Iterable<T>): T[] {
 export function distinctOwners<T extends Member> (ownerAt: (i: number) => T | undefined, positions: number, limit: number): T[] {
   const seen = new Set<T>()
   const out: T[] = []
-  // Stryker disable next-line EqualityOperator: position `positions` is visited again as position 0 (every caller's ownerAt wraps modulo `positions`), so one more step adds no owner
   for (let i = 0; i < positions && out.length < limit; i++) {
     const owner = ownerAt(i)
     if (owner !== undefined && !seen.has(owner)) {
@@ -59,11 +58,9 @@ export function distinctOwners<T extends Member> (ownerAt: (i: number) => T | un
 export function tableArcs (owners: ArrayLike<Member | undefined>): Arc[] {
   const arcs: Arc[] = []
   const n = owners.length
-  // Stryker disable next-line EqualityOperator: owners[n] is undefined, and a run of undefined owners makes no arc
   for (let i = 0; i < n;) {
     const owner = owners[i]
     let j = i + 1
-    // Stryker disable next-line EqualityOperator: owners[n] is undefined: it extends only a run of undefined owners, which makes no arc
     while (j < n && owners[j] === owner) j++
     if (owner !== undefined) arcs.push({ start: i / n, length: (j - i) / n, hostname: owner.hostname })
     i = j

@@ -35,7 +35,6 @@ export class RoundRobinRing<T extends Member = Member> implements Ring<T> {
   /** The next member in turn, then the others after it: a failover tries each once. */
   preference (_key: number, limit = this.list.length): T[] {
     const first = this.lookup()
-    // Stryker disable next-line ConditionalExpression: with no member the loop below runs no step and gives [] too
     if (first === undefined) return []
     const start = this.list.indexOf(first)
     const order: T[] = []

@@ -60,7 +60,6 @@ function majorityBins (sorted: Arc[], bins: number): Arc[] {
     }
   }
   const out: Arc[] = []
-  // Stryker disable next-line EqualityOperator: past the last bin `held` reads undefined, which beats no owner, so that bin draws nothing
   for (let bin = 0; bin < bins; bin++) {
     let best = -1
     let most = 0
