@@ -68,6 +68,7 @@ t.test('downstream: the replica\'s headers less hop-by-hop and Connection-listed
     'set-cookie': ['a=1', 'b=2']
   }), { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] })
   t.same(downstreamHeaders({ connection: 'keep-alive', close: 'x', 'x-a': '1' }), { close: 'x', 'x-a': '1' })
+  t.same(downstreamHeaders({ 'content-type': 'text/plain', 'x-a': '1' }), { 'content-type': 'text/plain', 'x-a': '1' }, 'no Connection header')
 })
 
 t.test('only SP and HTAB are trimmed, at either end or both, and a value of them only is empty', async t => {
