@@ -88,9 +88,8 @@ export function partialHeadRefused (buffer: Buffer, keyHeaders: ReadonlySet<stri
  */
 export function partialResponseFault (data: Buffer, start: number): string | undefined {
   let lineStart = start
-  // Stryker disable next-line EqualityOperator: one more turn reads undefined past the end, which no branch below takes
-  for (let i = start; i < data.length; i++) {
-    const byte = data[i]
+  for (const [offset, byte] of data.subarray(start).entries()) {
+    const i = start + offset
     if (byte === 0x0a) {
       if (i === start || data[i - 1] !== 0x0d) return 'bare LF in the response head'
       const line = data.toString('latin1', lineStart, i - 1)
