@@ -29,11 +29,17 @@ export const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(
  * bytes a strict reader takes as part of the value (`Content-Length: 0<NBSP>`).
  */
 export function trimOws (value: string): string {
+  // charCodeAt past either end is NaN, not OWS, so each loop stops there; for a value all OWS, end
+  // ends before start and slice gives '' (and slice(0, length) is the string itself, not a copy)
   let start = 0
+  while (isOws(value.charCodeAt(start))) start++
   let end = value.length
-  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++
-  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--
-  return start === 0 && end === value.length ? value : value.slice(start, end)
+  while (isOws(value.charCodeAt(end - 1))) end--
+  return value.slice(start, end)
+}
+
+function isOws (code: number): boolean {
+  return code === 0x20 || code === 0x09
 }
 
 /** The scheme a client reached the balancer by, as X-Forwarded-Proto says it: https over TLS (LB_TLS_CERT). */
@@ -73,8 +79,7 @@ type Headers = Record<string, string | string[] | undefined>
 function listedInConnection (headers: Headers): Set<string> | undefined {
   const connection = headers.connection
   if (typeof connection !== 'string') return undefined
-  const names = connectionOptions(connection).filter(option => !isPersistenceOption(option))
-  return names.length === 0 ? undefined : new Set(names)
+  return new Set(connectionOptions(connection).filter(option => !isPersistenceOption(option)))
 }
 
 /**
@@ -145,7 +150,7 @@ export function checkTarget (request: Pick<IncomingMessage, 'url' | 'httpVersion
   if (httpVersion !== '1.1' && httpVersion !== '1.0') return { refused: `HTTP/${httpVersion} is not served: HTTP/1.1 or HTTP/1.0 only` }
   let host: string | undefined
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i].length !== 4 || rawHeaders[i].toLowerCase() !== 'host') continue
+    if (rawHeaders[i].toLowerCase() !== 'host') continue
     if (host !== undefined) return { refused: 'more than one Host header' }
     host = rawHeaders[i + 1]
   }

@@ -154,3 +154,40 @@ t.test('the error answer is a whole HTTP/1.1 message in the contract\'s shape; t
   t.equal(errorAnswer(503, 'no replica', [], 'GET'), `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
   t.ok(errorAnswer(599, 'é', []).startsWith('HTTP/1.1 599 \r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: 43\r\n'), 'an unknown code has an empty reason; the length counts bytes')
 })
+
+t.test('after a chunk size only a semicolon or CR may come, whatever follows', async t => {
+  badResponse(t, () => scan('5x\nhello\r\n0\r\n\r\n'), 'malformed chunk size', 'a letter, then LF')
+  badResponse(t, () => scan('5 \r\nhello\r\n0\r\n\r\n'), 'malformed chunk size', 'a space, then CRLF')
+})
+
+t.test('chunk extensions are read as Node reads them: names and token values of tchars, quoted values with escapes and obs-text', async t => {
+  const accepted = ['5;x0=9z;Z9=A0', "5;!#$%&'*+-.^_`|~=~|`_^.-+*'&%$#!", '5;a="\\""', '5;a="\t ~\x80\xff"', '5;a="\\\t\\ \\~\\\x80"', '5;a="b";c', '5;a="b";c="d"', '5;a=b;c']
+  for (const line of accepted) t.equal(scan(`${line}\r\nhello\r\n0\r\n\r\n`), line.length + 14, JSON.stringify(line))
+  const refused = ['5;=a', '5;@', '5;a@', '5;a/', '5;a:', '5;a[', '5;a{', '5;a\x7f', '5;a\x80', '5;a=@', '5;a= b', '5;a=b=c', '5;a=b"', '5;a="\x01"', '5;a="\x7f"', '5;a="\\\x01"', '5;a="\\\x7f"', '5;a="b"c', '5;a="b" ', '5;a="b"=c']
+  for (const line of refused) badResponse(t, () => scan(`${line}\r\nhello\r\n0\r\n\r\n`), 'malformed chunk extension', JSON.stringify(line))
+})
+
+t.test('after the last chunk: a bare LF, and trailers that frame a message, are refused with their reason', async t => {
+  badResponse(t, () => scan('0\r\n\nHTTP/1.1 200 OK\r\n\r\n'), 'bare LF after the last chunk', 'a bare LF where a trailer or the end goes')
+  for (const line of ['Content-Length: 5', 'transfer-encoding: chunked']) badResponse(t, () => scan(`0\r\n${line}\r\n\r\n`), `malformed trailer: ${JSON.stringify(line)}`, line)
+  const long = `X ${'a'.repeat(100)}`
+  badResponse(t, () => scan(`0\r\n${long}\r\n\r\n`), `malformed trailer: ${JSON.stringify(long.slice(0, 80))}`, 'at most 80 characters shown')
+})
+
+t.test('the trailer section is followed up to 16 KiB, its line ends counted', async t => {
+  const LIMIT = 16 * 1024
+  const trailer = (length: number): string => `X-T: ${'a'.repeat(length - 5)}`
+  const one = `0\r\n${trailer(LIMIT)}\r\n\r\n`
+  t.equal(scan(one), one.length, 'one trailer line of 16 KiB')
+  badResponse(t, () => scan(`0\r\n${trailer(LIMIT + 1)}\r\n\r\n`), 'trailers too large', 'one byte more')
+  // a first line of 100 bytes and its CRLF leave 16 KiB - 102 for the next
+  const two = `0\r\n${trailer(100)}\r\n${trailer(LIMIT - 102)}\r\n\r\n`
+  t.equal(scan(two), two.length, 'two lines, 16 KiB with the first one\'s CRLF')
+  badResponse(t, () => scan(`0\r\n${trailer(100)}\r\n${trailer(LIMIT - 101)}\r\n\r\n`), 'trailers too large', 'one byte more in the second')
+})
+
+t.test('an interim answer that closes the connection is refused with its reason', async t => {
+  for (const head of ['HTTP/1.1 103 Early Hints\r\nConnection: close', 'HTTP/1.0 100 Continue']) {
+    badResponse(t, () => parseResponseHead(head, 'GET'), 'an interim answer that closes the connection', JSON.stringify(head))
+  }
+})

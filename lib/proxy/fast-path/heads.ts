@@ -70,14 +70,14 @@ function beginsRequestLine (line: string): boolean {
 export function partialHeadRefused (buffer: Buffer, keyHeaders: ReadonlySet<string> = DEFAULT_KEY_HEADERS): boolean {
   const lastEnd = buffer.lastIndexOf('\r\n', buffer.length, 'latin1')
   const start = lastEnd === -1 ? 0 : lastEnd + 2
-  const last = buffer.length > start && buffer[buffer.length - 1] === 0x0d ? buffer.length - 1 : buffer.length
+  const last = buffer[buffer.length - 1] === 0x0d ? buffer.length - 1 : buffer.length
   const rest = buffer.toString('latin1', start, last)
   if (NOT_IN_A_LINE.test(rest) || (start === 0 && !beginsRequestLine(rest))) return true
   const named = rest.includes(':')
   // a header name still arriving is a token so far, and a line cannot end before its colon
   if (start > 0 && !named && (!HEADER_NAME.test(rest) || (last < buffer.length && rest !== ''))) return true
   const upTo = start > 0 && named ? last : lastEnd
-  return upTo > 0 && parseRequestHead(buffer.toString('latin1', 0, upTo), keyHeaders, false) === undefined
+  return upTo >= 0 && parseRequestHead(buffer.toString('latin1', 0, upTo), keyHeaders, false) === undefined
 }
 
 /**
@@ -88,8 +88,8 @@ export function partialHeadRefused (buffer: Buffer, keyHeaders: ReadonlySet<stri
  */
 export function partialResponseFault (data: Buffer, start: number): string | undefined {
   let lineStart = start
-  for (let i = start; i < data.length; i++) {
-    const byte = data[i]
+  for (const [offset, byte] of data.subarray(start).entries()) {
+    const i = start + offset
     if (byte === 0x0a) {
       if (i === start || data[i - 1] !== 0x0d) return 'bare LF in the response head'
       const line = data.toString('latin1', lineStart, i - 1)
