@@ -198,7 +198,6 @@ export class ChunkedEnd {
   private digits = 0
   private remaining = 0
   /** the trailer line being read, and how many trailer bytes came before it */
-  // Stryker disable next-line StringLiteral: never read before LineStart sets it to the line's first byte
   private trailer = ''
   private trailerBytes = 0
 
