@@ -48,13 +48,19 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/
 /** bytes no head line may hold (a CR is checked where its line ends) */
 const NOT_IN_A_LINE = /[\x00-\x08\x0a-\x1f\x7f]/
 
-/** Whether `line`, the start of a request line, can still become one the fast path forwards. */
-function beginsRequestLine (line: string): boolean {
+/**
+ * Whether `line`, the start of a request line, can still become one the fast
+ * path forwards; when it is `whole` (a CR came after it), whether it is one.
+ */
+function beginsRequestLine (line: string, whole: boolean): boolean {
   const method = line.startsWith('GET ') ? 4 : line.startsWith('HEAD ') ? 5 : 0
-  if (method === 0) return 'GET '.startsWith(line) || 'HEAD '.startsWith(line)
+  if (method === 0) return !whole && ('GET '.startsWith(line) || 'HEAD '.startsWith(line))
   const space = line.indexOf(' ', method)
   const target = space === -1 ? line.slice(method) : line.slice(method, space)
-  return /^(?:\/[!-"$-~]*)?$/.test(target) && (space === -1 || 'HTTP/1.1'.startsWith(line.slice(space + 1)))
+  if (!/^(?:\/[!-"$-~]*)?$/.test(target)) return false
+  if (space === -1) return !whole
+  const version = line.slice(space + 1)
+  return whole ? version === 'HTTP/1.1' : 'HTTP/1.1'.startsWith(version)
 }
 
 /**
@@ -72,7 +78,7 @@ export function partialHeadRefused (buffer: Buffer, keyHeaders: ReadonlySet<stri
   const start = lastEnd === -1 ? 0 : lastEnd + 2
   const last = buffer[buffer.length - 1] === 0x0d ? buffer.length - 1 : buffer.length
   const rest = buffer.toString('latin1', start, last)
-  if (NOT_IN_A_LINE.test(rest) || (start === 0 && !beginsRequestLine(rest))) return true
+  if (NOT_IN_A_LINE.test(rest) || (start === 0 && !beginsRequestLine(rest, last < buffer.length))) return true
   const named = rest.includes(':')
   // a header name still arriving is a token so far, and a line cannot end before its colon
   if (start > 0 && !named && (!HEADER_NAME.test(rest) || (last < buffer.length && rest !== ''))) return true
