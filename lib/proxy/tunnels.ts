@@ -93,14 +93,22 @@ export class Tunnels {
   }
 
   private closeMoved (): void {
-    const due = Date.now() - this.options.graceMs
+    const now = Date.now()
+    let waiting: number | undefined
     for (const tunnel of this.open) {
-      if (tunnel.movedSince === undefined || tunnel.movedSince > due) continue
+      if (tunnel.movedSince === undefined) continue
+      const left = tunnel.movedSince + this.options.graceMs - now
+      if (left > 0) {
+        waiting = Math.min(waiting ?? left, left)
+        continue
+      }
       tunnel.movedSince = undefined
       this.open.delete(tunnel)
       this.moved.add(tunnel)
       tunnel.close(CLOSE_SERVICE_RESTART, 'key moved to another replica: reconnect')
     }
+    // a timer may fire a millisecond before Date.now() says its time has come: a tunnel not yet due is never left without one
+    if (waiting !== undefined) this.after(waiting, () => { this.closeMoved() })
   }
 
   private after (ms: number, task: () => void): void {

@@ -138,6 +138,21 @@ t.test('after a ring change, only tunnels whose key moved are closed, with 1012,
   t.same(moved, [1])
 })
 
+t.test('a moved tunnel not yet due when its timer fires (a timer may fire a millisecond early by Date.now) is closed when it is due', async t => {
+  const owners = new Map([[1, 'a']])
+  const moved: number[] = []
+  const tunnels = new Tunnels({ owner: key => owners.get(key), closeMoved: true, graceMs: 200, drainMs: 60_000, onClosed: (tunnel, wasMoved) => { if (wasMoved) moved.push(tunnel.key) } })
+  t.teardown(() => { tunnels.closeAll() })
+  const one = fakeTunnel(1, 'a')
+  tunnels.add(one)
+  owners.set(1, 'b')
+  tunnels.ringChanged()
+  // as if the clock read 100 ms later when the key moved: the grace timer finds the tunnel 100 ms short of due
+  one.movedSince = (one.movedSince as number) + 100
+  await until('the moved tunnel closed', () => moved.length > 0, 3_000)
+  t.same(one.closes, [[1012, 'key moved to another replica: reconnect']])
+})
+
 t.test('with moved-tunnel closing off, a ring change closes nothing, and a leaving replica\'s tunnels go with 1001 as its drain ends', async t => {
   const owners = new Map([[1, 'a'], [2, 'b']])
   const tunnels = new Tunnels({ owner: key => owners.get(key), closeMoved: false, graceMs: 0, drainMs: 300, onClosed: (_tunnel, moved) => { t.notOk(moved, 'none moved') } })
