@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { freePort } from '../lib/free-port.js'
@@ -19,10 +20,12 @@ t.test('replicas that cannot start in time: one line naming them and the setting
 
 t.test('Ctrl-C while the replicas start: "stopped before it was ready", replicas stopped', async t => {
   const { child, exit } = start(t, { PORT: String(await freePort('127.0.0.1')), LB_REPLICAS: '3', LB_READY_TIMEOUT_MS: '60000' })
-  // hold the first replica still, so the balancer cannot be ready before the signal
+  // hold the first replica still, so the balancer cannot be ready before the signal; only once it
+  // has exec'd: stopped between fork and exec, it would block the balancer in spawn(), which waits for the exec
+  const ownCommand = commandLine(child.pid as number)
   let held: number | undefined
   while (held === undefined && child.exitCode === null) {
-    held = safeChildPids(child.pid as number)[0]
+    held = safeChildPids(child.pid as number).find(pid => { const command = commandLine(pid); return command !== '' && command !== ownCommand })
     if (held === undefined) await sleep(10)
   }
   if (held === undefined) throw new Error('the balancer exited before starting a replica')
@@ -97,5 +100,14 @@ async function portAnswers (port: number): Promise<boolean> {
     return res.ok
   } catch {
     return false
+  }
+}
+
+/** A process's command line, '' once it is gone. */
+function commandLine (pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1')
+  } catch {
+    return ''
   }
 }
