@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { badRequest, errorAnswer, unavailable } from '../lib/errors.js'
 import { FastPath } from '../lib/proxy/fast-path/fast-path.js'
-import { ClientGone, forward, noAnswerCode } from '../lib/proxy/forwarder.js'
+import { ClientGone, failedAttempt, forward } from '../lib/proxy/forwarder.js'
 import { checkTarget, downstreamHeaders, upgradeHeaders, upstreamHeaders } from '../lib/proxy/headers.js'
 import { type Backends, Lifecycle, NO_REPLICAS, type ProxiedRequest } from '../lib/proxy/lifecycle.js'
 import { ownPathMatcher } from '../lib/proxy/own-paths.js'
@@ -153,14 +153,13 @@ export default fp(async (app) => {
           proxied.broken()
           return
         }
-        const code = noAnswerCode(error)
-        const outcome = code === undefined ? proxied.badAnswer(error.message) : proxied.noAnswer(code)
+        const { outcome, malformed } = failedAttempt(proxied, error)
         if ('retry' in outcome) {
           attempt(request, reply, proxied, path)
           return
         }
         // an answer refused as malformed closes the client's connection too (docs/http-strictness.md)
-        if (code === undefined) reply.header('connection', 'close')
+        if (malformed) reply.header('connection', 'close')
         reply.code(outcome.statusCode).header('x-ringlb-replica', proxied.replica.hostname)
           .send({ message: `<Error> ${outcome.message}`, status: 'failure' })
       }

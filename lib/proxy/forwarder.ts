@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { trimOws } from './headers.js'
+import type { ErrorAnswer, ProxiedRequest, ProxyTarget } from './lifecycle.js'
 
 /*
  * The undici transport: sends one request to a replica and writes the answer
@@ -142,10 +143,20 @@ class AnswerWriter implements Dispatcher.DispatchHandler {
 const NO_ANSWER = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
 
 /** The code of a failure that means the replica did not answer at all; undefined for one that answered badly. */
-export function noAnswerCode (error: Error): string | undefined {
+function noAnswerCode (error: Error): string | undefined {
   const cause = (error as { cause?: { code?: string } }).cause
   const code = cause?.code ?? (error as { code?: string }).code
   return code !== undefined && NO_ANSWER.has(code) ? code : undefined
+}
+
+/**
+ * What the lifecycle makes of an undici failure before any answer: no answer
+ * at all (retried on the next replica when the lifecycle says so) or an answer
+ * refused as malformed, which is never retried (`malformed`).
+ */
+export function failedAttempt<R extends ProxyTarget> (proxied: ProxiedRequest<R>, error: Error): { outcome: { retry: R } | ErrorAnswer, malformed: boolean } {
+  const code = noAnswerCode(error)
+  return code === undefined ? { outcome: proxied.badAnswer(error.message), malformed: true } : { outcome: proxied.noAnswer(code), malformed: false }
 }
 
 /** Forwards one request through `dispatcher` (our per-replica pools), its answer into `response`. */

@@ -1,7 +1,7 @@
 import { type IncomingMessage, type OutgoingHttpHeaders, request as httpRequest } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { noAnswerCode } from './forwarder.js'
+import { failedAttempt } from './forwarder.js'
 import type { ProxiedRequest, ProxyTarget } from './lifecycle.js'
 import { Tunnel } from './tunnel.js'
 
@@ -144,8 +144,7 @@ export function openTunnel<R extends ProxyTarget> (proxied: ProxiedRequest<R>, r
       proxied.clientGone()
       return
     }
-    const code = noAnswerCode(error)
-    const next = code === undefined ? proxied.badAnswer(error.message) : proxied.noAnswer(code)
+    const { outcome: next } = failedAttempt(proxied, error)
     if ('retry' in next) {
       openTunnel(proxied, request, setting, outcome)
       return
