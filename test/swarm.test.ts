@@ -8,7 +8,7 @@ import { freePort } from '../lib/free-port.js'
 import { SwarmDriver, TASK_INSTANCE_LABEL } from '../lib/replicas/drivers/swarm.js'
 import { swarmChaos } from '../scripts/chaos/swarm.js'
 import { IMAGE, dockerSkipReason } from './docker-engine.js'
-import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, removeGatewayBridge, startBalancer, startSwarmCluster, taskNodes, until } from '../scripts/lib/swarm-cluster.js'
+import { type SwarmBalancer, type SwarmCluster, TEST_RUN_LABEL, removeNetwork, startBalancer, startSwarmCluster, taskNodes, until } from '../scripts/lib/swarm-cluster.js'
 
 /*
  * LB_DRIVER=swarm on a real two-node swarm built on this machine: the
@@ -177,7 +177,7 @@ async function suite (cluster: SwarmCluster): Promise<void> {
       // whatever happened, the shared engine is left as it was found: in no swarm
       if (await dockerInfo('{{.Swarm.LocalNodeState}}') !== 'inactive') {
         await run('docker', ['swarm', 'leave', '--force'])
-        await removeGatewayBridge().catch(() => {})
+        await removeNetwork('docker_gwbridge').catch(() => {})
       }
     })
     await makeSwarmUpDown(t, `${cluster.id}single`, `${cluster.instance}-single`)

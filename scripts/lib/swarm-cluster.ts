@@ -60,14 +60,14 @@ function vethAddresses (bytes: Buffer): [string, string] {
 }
 
 /**
- * Removes the `docker_gwbridge` network a swarm leaves behind on the machine's engine. Right after
- * `docker swarm leave` the ingress sandbox may still hold an endpoint on it: the removal is retried
- * for up to 10 s, and is done when the network is gone.
+ * Removes a network of the machine's engine, retried for up to 10 s: the endpoints of containers
+ * just removed, or of the ingress sandbox right after `docker swarm leave` (`docker_gwbridge`),
+ * may hold it a moment longer. Done when the network is gone.
  */
-export async function removeGatewayBridge (): Promise<void> {
+export async function removeNetwork (name: string): Promise<void> {
   const main = new Docker()
   for (let i = 0; ; i++) {
-    try { await main.getNetwork('docker_gwbridge').remove(); return } catch (err) {
+    try { await main.getNetwork(name).remove(); return } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return
       if (i >= 50) throw err
       await sleep(200)
@@ -129,20 +129,12 @@ export async function startSwarmCluster (image: string, log: (line: string) => v
       await quiet('task containers', async () => {
         for (let i = 0; i < 100 && (await main.listContainers({ all: true, filters: { label: ['com.docker.swarm.task.id'] } })).length > 0; i++) await sleep(200)
       })
-      await quiet('network', async () => {
-        // the tasks' endpoints go with their containers; give them a moment
-        for (let i = 0; i < 50; i++) {
-          try { await main.getNetwork(cluster.network as string).remove(); return } catch (err) {
-            if ((err as { statusCode?: number }).statusCode === 404) return
-            await sleep(200)
-          }
-        }
-      })
+      await quiet('network', async () => { await removeNetwork(cluster.network as string) })
       await quiet('node 2 leaves', async () => { if (dockerd?.exitCode === null) await sh('docker', ['-H', `unix://${node2Socket}`, 'swarm', 'leave', '--force']) })
       await quiet('swarm leave', async () => { await sh('docker', ['swarm', 'leave', '--force']) })
     }
     await quiet('node 2 engine', stopNode2)
-    if (!gwbridgeExisted) await quiet('docker_gwbridge', removeGatewayBridge)
+    if (!gwbridgeExisted) await quiet('docker_gwbridge', async () => { await removeNetwork('docker_gwbridge') })
     await quiet('namespace', async () => { await sh('ip', ['netns', 'del', netns]) })
     await quiet('link', async () => { await sh('ip', ['link', 'del', hostVeth]).catch(() => {}) })
     await quiet('directories', async () => {
